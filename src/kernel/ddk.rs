@@ -1,0 +1,81 @@
+//! The kernel API from the MinGW-w64 DDK headers, for the Linux cross-build.
+//!
+//! build.rs runs bindgen over `<ntddk.h>` and the driver links against an import library made
+//! from `ddk/ntoskrnl.def`. Only what the headers cannot give bindgen is written here: the
+//! `STATUS_*` and `POOL_FLAG_*` values (macros with casts and `ui64` suffixes), `DbgPrint`
+//! formatting, and the runtime pieces wdk-sys and wdk-panic supply in the Windows build.
+
+#![allow(non_camel_case_types, non_snake_case, missing_docs)]
+
+#[allow(non_upper_case_globals, dead_code, unnecessary_transmutes, clippy::all)]
+mod bindings {
+    include!(concat!(env!("OUT_DIR"), "/ddk_bindings.rs"));
+}
+
+use core::fmt;
+
+pub use bindings::{
+    DRIVER_OBJECT, DbgPrint, ExAllocatePoolWithTag, ExDeleteLookasideListEx, ExFreePoolWithTag,
+    ExInitializeLookasideListEx, ExQueryDepthSList, ExpInterlockedPopEntrySList,
+    ExpInterlockedPushEntrySList, LIST_ENTRY, LOOKASIDE_LIST_EX, MmGetSystemRoutineAddress,
+    NTSTATUS, PALLOCATE_FUNCTION_EX, PFREE_FUNCTION_EX, POOL_TYPE, SLIST_ENTRY, SLIST_HEADER,
+    UNICODE_STRING,
+};
+
+// ntstatus.h writes these as `((NTSTATUS)0xC0000182L)`, which bindgen does not evaluate.
+pub const STATUS_DEVICE_CONFIGURATION_ERROR: NTSTATUS = 0xC000_0182_u32.cast_signed();
+pub const STATUS_PROCEDURE_NOT_FOUND: NTSTATUS = 0xC000_007A_u32.cast_signed();
+// wdm.h: `#define POOL_FLAG_NON_PAGED 0x0000000000000040UI64`.
+pub const POOL_FLAG_NON_PAGED: u64 = 0x40;
+pub const NON_PAGED_POOL_NX: POOL_TYPE = bindings::_POOL_TYPE::NonPagedPoolNx;
+
+/// `DbgPrint("%s", text)`, in chunks of at most 511 bytes (DbgPrint's own limit is 512 bytes
+/// per call), as wdk's `print!` does in the Windows build.
+pub fn debug_print(args: fmt::Arguments<'_>) {
+    let mut out = ChunkWriter { buf: [0; 512], len: 0 };
+    let _ = fmt::write(&mut out, args);
+    out.flush();
+}
+
+struct ChunkWriter {
+    buf: [u8; 512],
+    len: usize,
+}
+
+impl ChunkWriter {
+    fn flush(&mut self) {
+        if self.len == 0 {
+            return;
+        }
+        self.buf[self.len] = 0;
+        // SAFETY: "%s" with a NUL-terminated buffer that lives across the call.
+        unsafe { DbgPrint(c"%s".as_ptr(), self.buf.as_ptr()) };
+        self.len = 0;
+    }
+}
+
+impl fmt::Write for ChunkWriter {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        for &byte in text.as_bytes() {
+            if self.len == self.buf.len() - 1 {
+                self.flush();
+            }
+            // A NUL would end the C string early; the driver never prints one.
+            self.buf[self.len] = if byte == 0 { b'?' } else { byte };
+            self.len += 1;
+        }
+        Ok(())
+    }
+}
+
+/// The linker looks for this symbol once floating point appears anywhere (even in `core`'s
+/// formatting code); wdk-sys defines it in the Windows build.
+#[unsafe(no_mangle)]
+pub static _fltused: i32 = 0;
+
+/// A panic cannot unwind in the kernel; stop the system as `__fastfail` does, with the
+/// FAST_FAIL_FATAL_APP_EXIT code (wdk-panic bugchecks in the Windows build).
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
+    super::fail_fast(7)
+}

@@ -1,0 +1,370 @@
+//! `LOOKASIDE_LIST_EX` behind a safe type whose blocks return themselves when dropped.
+//!
+//! `ExAllocateFromLookasideListEx` and `ExFreeToLookasideListEx` are inline functions in every
+//! WDK header before 10.0.22621 and kernel exports only since Windows 11 22H2. The list uses the
+//! exports where the running kernel has them and otherwise this module's port of the header's
+//! inline body, so the same driver loads from Windows 10 1507 to the newest Windows 11.
+
+use core::ffi::c_void;
+use core::marker::PhantomData;
+use core::mem::offset_of;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU16, AtomicU32, Ordering};
+
+use super::ffi::{self, LOOKASIDE_LIST_EX, NTSTATUS};
+use super::pool::PoolBox;
+use super::routines::{AllocateFromLookaside, FreeToLookaside, Routines};
+
+/// Which implementation of the allocate/free pair the list uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiPath {
+    /// The kernel's exports where it has them, the inline port otherwise.
+    Auto,
+    /// The kernel's exports only (the list cannot be created where they are missing).
+    Exported,
+    /// The driver's port of the WDK header's inline functions.
+    Inline,
+}
+
+/// The counters WinDbg's `!lookaside` shows, read from the `LOOKASIDE_LIST_EX` itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LookasideStats {
+    /// Blocks kept on the list now (`ExQueryDepthSList` of its `ListHead`).
+    pub current_depth: u16,
+    /// `L.Depth`: how many blocks the list may keep (tuned by the kernel once a second).
+    pub depth: u16,
+    /// `L.MaximumDepth`.
+    pub maximum_depth: u16,
+    /// `L.TotalAllocates`.
+    pub total_allocates: u32,
+    /// `L.AllocateMisses`: allocations the list could not serve, passed on to the pool.
+    pub allocate_misses: u32,
+    /// `L.TotalFrees`.
+    pub total_frees: u32,
+    /// `L.FreeMisses`: frees that found the list full and went back to the pool.
+    pub free_misses: u32,
+    /// `L.Type`, the `POOL_TYPE` of the blocks.
+    pub pool_type: u32,
+    /// `L.Tag`.
+    pub tag: u32,
+    /// `L.Size`, the block size in bytes.
+    pub size: u32,
+}
+
+/// Byte offsets of the `GENERAL_LOOKASIDE_POOL` fields the inline port touches, taken from the
+/// bindings so that both real backends and the simulation agree with the headers' layout.
+mod field {
+    use super::{LOOKASIDE_LIST_EX, offset_of};
+    pub const LIST_HEAD: usize = offset_of!(LOOKASIDE_LIST_EX, L.__bindgen_anon_1.ListHead);
+    pub const DEPTH: usize = offset_of!(LOOKASIDE_LIST_EX, L.Depth);
+    pub const MAXIMUM_DEPTH: usize = offset_of!(LOOKASIDE_LIST_EX, L.MaximumDepth);
+    pub const TOTAL_ALLOCATES: usize = offset_of!(LOOKASIDE_LIST_EX, L.TotalAllocates);
+    pub const ALLOCATE_MISSES: usize =
+        offset_of!(LOOKASIDE_LIST_EX, L.__bindgen_anon_2.AllocateMisses);
+    pub const TOTAL_FREES: usize = offset_of!(LOOKASIDE_LIST_EX, L.TotalFrees);
+    pub const FREE_MISSES: usize = offset_of!(LOOKASIDE_LIST_EX, L.__bindgen_anon_3.FreeMisses);
+    pub const TYPE: usize = offset_of!(LOOKASIDE_LIST_EX, L.Type);
+    pub const TAG: usize = offset_of!(LOOKASIDE_LIST_EX, L.Tag);
+    pub const SIZE: usize = offset_of!(LOOKASIDE_LIST_EX, L.Size);
+    pub const ALLOCATE_EX: usize = offset_of!(LOOKASIDE_LIST_EX, L.__bindgen_anon_4.AllocateEx);
+    pub const FREE_EX: usize = offset_of!(LOOKASIDE_LIST_EX, L.__bindgen_anon_5.FreeEx);
+}
+
+/// A lookaside list of `T`-sized blocks in nonpaged pool.
+///
+/// The control structure lives in a [`PoolBox`] (Microsoft's rule: always nonpaged, whatever
+/// the blocks' pool type) and never moves, because the kernel links it into its own list of
+/// lookaside lists. Blocks borrow the list, so the borrow checker proves that every block is
+/// back before [`LookasideList::delete`] runs.
+pub struct LookasideList<T> {
+    control: PoolBox<LOOKASIDE_LIST_EX>,
+    allocate_export: Option<AllocateFromLookaside>,
+    free_export: Option<FreeToLookaside>,
+    _blocks: PhantomData<T>,
+}
+
+/// Why a list could not be created; the control block comes back for the caller to free.
+pub struct InitError {
+    /// What `ExInitializeLookasideListEx` returned (or `STATUS_PROCEDURE_NOT_FOUND` when
+    /// [`ApiPath::Exported`] was asked for on a kernel without the exports).
+    pub status: NTSTATUS,
+    /// The untouched control block.
+    pub control: PoolBox<LOOKASIDE_LIST_EX>,
+}
+
+impl<T> LookasideList<T> {
+    /// `ExInitializeLookasideListEx` over `control`: nonpaged (NX) blocks of `size_of::<T>()`
+    /// bytes tagged `tag`, with the system's own allocate and free routines (NULL callbacks,
+    /// the fast path Microsoft recommends).
+    ///
+    /// # Errors
+    /// The status of a failed initialisation, with the control block returned unchanged.
+    pub fn new(
+        control: PoolBox<LOOKASIDE_LIST_EX>,
+        tag: u32,
+        path: ApiPath,
+    ) -> Result<Self, InitError> {
+        const {
+            // A free block holds an SLIST_ENTRY while it waits on the list.
+            assert!(size_of::<T>() >= size_of::<ffi::SLIST_ENTRY>());
+            // Blocks come from the pool, 16-byte aligned on x64.
+            assert!(align_of::<T>() <= 16);
+        }
+        let routines = Routines::resolve();
+        let (allocate_export, free_export) = match path {
+            ApiPath::Inline => (None, None),
+            ApiPath::Auto | ApiPath::Exported => {
+                (routines.allocate_from_lookaside, routines.free_to_lookaside)
+            }
+        };
+        if path == ApiPath::Exported && allocate_export.is_none() {
+            return Err(InitError {
+                status: ffi::STATUS_PROCEDURE_NOT_FOUND,
+                control,
+            });
+        }
+        // SAFETY: `control` is a nonpaged, 16-byte aligned block of the right size that nothing
+        // else uses; NULL callbacks select the pool; Flags and Depth are the documented zeros.
+        let status = unsafe {
+            ffi::ExInitializeLookasideListEx(
+                control.as_ptr(),
+                None,
+                None,
+                ffi::NON_PAGED_POOL_NX,
+                0,
+                size_of::<T>() as _,
+                tag,
+                0,
+            )
+        };
+        if status < 0 {
+            return Err(InitError { status, control });
+        }
+        Ok(Self {
+            control,
+            allocate_export,
+            free_export,
+            _blocks: PhantomData,
+        })
+    }
+
+    /// The control structure's address (what `!lookaside` takes).
+    #[must_use]
+    pub const fn address(&self) -> *mut LOOKASIDE_LIST_EX {
+        self.control.as_ptr()
+    }
+
+    /// Whether blocks go through the kernel's exported routines (`false`: the inline port).
+    #[must_use]
+    pub const fn uses_exports(&self) -> bool {
+        self.allocate_export.is_some()
+    }
+
+    /// Takes a block from the list (or, when it is empty, from the pool), zeroed as the seed
+    /// zeroes it; `None` when both are exhausted.
+    #[must_use]
+    pub fn allocate(&self) -> Option<Block<'_, T>> {
+        let list = self.address();
+        let raw = match self.allocate_export {
+            // SAFETY: `list` was initialised by ExInitializeLookasideListEx and is live.
+            Some(allocate) => unsafe { allocate(list) },
+            None => self.allocate_inline(),
+        };
+        let block = NonNull::new(raw.cast::<T>())?;
+        // SAFETY: the block is `size_of::<T>()` writable bytes that only this caller owns now.
+        unsafe { block.cast::<u8>().write_bytes(0, size_of::<T>()) };
+        Some(Block { block, list: self })
+    }
+
+    /// Returns a block to the list (or, when it is full, to the pool); the same as dropping it.
+    pub fn free(&self, block: Block<'_, T>) {
+        drop(block);
+    }
+
+    fn free_raw(&self, entry: *mut c_void) {
+        let list = self.address();
+        match self.free_export {
+            // SAFETY: `entry` came from this live list and is returned exactly once.
+            Some(free) => unsafe { free(list, entry) },
+            None => self.free_inline(entry),
+        }
+    }
+
+    /// Port of wdm.h's inline `ExAllocateFromLookasideListEx`.
+    ///
+    /// The header bumps the counters with plain `+= 1`; here they are interlocked, because in
+    /// Rust a racing plain write is undefined behaviour and because the stress run checks that
+    /// TotalAllocates and TotalFrees balance exactly.
+    fn allocate_inline(&self) -> *mut c_void {
+        self.counter(field::TOTAL_ALLOCATES).fetch_add(1, Ordering::Relaxed);
+        // SAFETY: ListHead of a live, initialised list; the pop is interlocked.
+        let entry = unsafe { ffi::ExpInterlockedPopEntrySList(self.list_head()) };
+        if !entry.is_null() {
+            return entry.cast();
+        }
+        self.counter(field::ALLOCATE_MISSES).fetch_add(1, Ordering::Relaxed);
+        let Some(allocate_ex) = self.read::<ffi::PALLOCATE_FUNCTION_EX>(field::ALLOCATE_EX) else {
+            return core::ptr::null_mut();
+        };
+        let pool_type = self.read::<ffi::POOL_TYPE>(field::TYPE);
+        let size = self.read::<u32>(field::SIZE);
+        let tag = self.read::<u32>(field::TAG);
+        // SAFETY: AllocateEx is the routine ExInitializeLookasideListEx stored (the system's
+        // default); it is called with the list's own Type, Size and Tag, as the header does.
+        unsafe { allocate_ex(pool_type, size as _, tag, self.address()) }
+    }
+
+    /// Port of wdm.h's inline `ExFreeToLookasideListEx`.
+    fn free_inline(&self, entry: *mut c_void) {
+        self.counter(field::TOTAL_FREES).fetch_add(1, Ordering::Relaxed);
+        if self.current_depth() >= self.depth() {
+            self.counter(field::FREE_MISSES).fetch_add(1, Ordering::Relaxed);
+            if let Some(free_ex) = self.read::<ffi::PFREE_FUNCTION_EX>(field::FREE_EX) {
+                // SAFETY: FreeEx is the list's own free routine and `entry` one of its blocks.
+                unsafe { free_ex(entry, self.address()) };
+            }
+        } else {
+            // SAFETY: `entry` is a block of this list, at least SLIST_ENTRY-sized and 16-byte
+            // aligned (pool block), no longer used by anyone; the push is interlocked.
+            unsafe { ffi::ExpInterlockedPushEntrySList(self.list_head(), entry.cast()) };
+        }
+    }
+
+    /// The list's counters, for a `!lookaside`-style report.
+    #[must_use]
+    pub fn stats(&self) -> LookasideStats {
+        LookasideStats {
+            current_depth: self.current_depth(),
+            depth: self.depth(),
+            maximum_depth: self.half(field::MAXIMUM_DEPTH).load(Ordering::Relaxed),
+            total_allocates: self.counter(field::TOTAL_ALLOCATES).load(Ordering::Relaxed),
+            allocate_misses: self.counter(field::ALLOCATE_MISSES).load(Ordering::Relaxed),
+            total_frees: self.counter(field::TOTAL_FREES).load(Ordering::Relaxed),
+            free_misses: self.counter(field::FREE_MISSES).load(Ordering::Relaxed),
+            pool_type: self.read::<u32>(field::TYPE),
+            tag: self.read::<u32>(field::TAG),
+            size: self.read::<u32>(field::SIZE),
+        }
+    }
+
+    /// `ExDeleteLookasideListEx`: frees the blocks still kept on the list and unlinks it from
+    /// the kernel's list of lookaside lists. Hands the control block back for the caller to free.
+    #[must_use = "the control block is freed when dropped; keep it to log its release"]
+    pub fn delete(self) -> PoolBox<LOOKASIDE_LIST_EX> {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: the list is initialised and no block is outstanding (`self` is consumed, so
+        // no `Block` borrows it); it is deleted once.
+        unsafe { ffi::ExDeleteLookasideListEx(this.address()) };
+        // SAFETY: `this` is never used or dropped again, so the control block moves out once.
+        unsafe { core::ptr::read(&raw const this.control) }
+    }
+
+    fn current_depth(&self) -> u16 {
+        // SAFETY: ListHead of a live, initialised list.
+        unsafe { ffi::ExQueryDepthSList(self.list_head()) }
+    }
+
+    fn depth(&self) -> u16 {
+        // The kernel retunes Depth once a second from another thread: read it atomically.
+        self.half(field::DEPTH).load(Ordering::Relaxed)
+    }
+
+    fn list_head(&self) -> *mut ffi::SLIST_HEADER {
+        self.address().wrapping_byte_add(field::LIST_HEAD).cast()
+    }
+
+    fn counter(&self, offset: usize) -> &AtomicU32 {
+        let field = self.address().wrapping_byte_add(offset).cast::<u32>();
+        // SAFETY: a 4-byte aligned ULONG field inside the live control block; every access to
+        // it while the list exists is atomic (ours here, the kernel's interlocked or its own).
+        unsafe { AtomicU32::from_ptr(field) }
+    }
+
+    fn half(&self, offset: usize) -> &AtomicU16 {
+        let field = self.address().wrapping_byte_add(offset).cast::<u16>();
+        // SAFETY: a 2-byte aligned USHORT field inside the live control block, as `counter`.
+        unsafe { AtomicU16::from_ptr(field) }
+    }
+
+    /// Reads a field the kernel writes only in ExInitializeLookasideListEx.
+    fn read<F: Copy>(&self, offset: usize) -> F {
+        let field = self.address().wrapping_byte_add(offset).cast::<F>();
+        // SAFETY: `offset` is that of an `F` field of the live, initialised control block.
+        unsafe { field.read() }
+    }
+}
+
+impl<T> Drop for LookasideList<T> {
+    /// A list dropped without [`LookasideList::delete`] is still deleted: the kernel would
+    /// otherwise walk a freed control block at its next depth adjustment and bugcheck.
+    fn drop(&mut self) {
+        // SAFETY: as in `delete`; `delete` forgets the list, so this runs only when it was not.
+        unsafe { ffi::ExDeleteLookasideListEx(self.address()) };
+    }
+}
+
+/// One block of a [`LookasideList`], holding a `T` (zeroed when handed out). Dropping it returns
+/// it to its list.
+pub struct Block<'list, T> {
+    block: NonNull<T>,
+    list: &'list LookasideList<T>,
+}
+
+impl<'list, T> Block<'list, T> {
+    /// The block's address, for the log.
+    #[must_use]
+    pub const fn address(&self) -> *mut T {
+        self.block.as_ptr()
+    }
+
+    /// Gives up ownership as a raw pointer, for an intrusive list to hold.
+    #[must_use]
+    pub fn into_raw(self) -> NonNull<T> {
+        let block = core::mem::ManuallyDrop::new(self);
+        block.block
+    }
+
+    /// Takes back ownership of a pointer from [`Block::into_raw`].
+    ///
+    /// # Safety
+    /// `block` came from `into_raw` of a block of `list`, and is taken back once.
+    #[must_use]
+    pub const unsafe fn from_raw(block: NonNull<T>, list: &'list LookasideList<T>) -> Self {
+        Self { block, list }
+    }
+
+    /// The list the block belongs to.
+    #[must_use]
+    pub const fn list(&self) -> &'list LookasideList<T> {
+        self.list
+    }
+}
+
+impl<T: FromZeros> core::ops::Deref for Block<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the block is zeroed on allocation and all-zero bytes are a valid `T`
+        // (`FromZeros`); the block is exclusively owned by `self`.
+        unsafe { self.block.as_ref() }
+    }
+}
+
+impl<T: FromZeros> core::ops::DerefMut for Block<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as for `deref`; `&mut self` makes the access unique.
+        unsafe { self.block.as_mut() }
+    }
+}
+
+impl<T> Drop for Block<'_, T> {
+    fn drop(&mut self) {
+        self.list.free_raw(self.block.as_ptr().cast());
+    }
+}
+
+/// Types for which all-zero bytes are a valid value, so a zeroed block may be used as one.
+///
+/// # Safety
+/// Every field of the implementing type must accept all-zero bytes (integers, raw pointers,
+/// `LIST_ENTRY`).
+pub unsafe trait FromZeros {}

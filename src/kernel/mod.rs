@@ -1,0 +1,74 @@
+//! The kernel boundary: the only module that touches the Windows kernel API.
+//!
+//! Everything above it (the intrusive chain, the scenario) sees a small safe API: nonpaged pool
+//! blocks ([`PoolBox`]), a lookaside list with RAII blocks ([`LookasideList`], [`Block`]), the
+//! `LIST_ENTRY` type, and [`print`] for `DbgPrint`.
+//!
+//! One backend, chosen at compile time, supplies the raw items under the DDK's own names
+//! (`LOOKASIDE_LIST_EX`, `ExInitializeLookasideListEx`, ...):
+//! - `wdk`: the `wdk-sys` crate, for the driver users build on Windows with the WDK;
+//! - `ddk`: bindings that `bindgen` generates from the MinGW-w64 DDK headers (Linux cross-build);
+//! - `sim`: a host simulation with the same names, so `cargo test` runs this module's code and
+//!   everything above it unchanged.
+
+#[cfg(all(not(test), target_os = "windows", feature = "ddk"))]
+#[path = "ddk.rs"]
+mod ffi;
+#[cfg(any(test, not(target_os = "windows")))]
+#[path = "sim.rs"]
+pub mod ffi;
+#[cfg(all(not(test), target_os = "windows", not(feature = "ddk")))]
+#[path = "wdk.rs"]
+mod ffi;
+
+mod lookaside;
+mod pool;
+mod routines;
+
+pub use ffi::{LIST_ENTRY, NTSTATUS, STATUS_DEVICE_CONFIGURATION_ERROR, debug_print};
+/// The lookaside control structure, `LOOKASIDE_LIST_EX` (0x60 bytes on x64).
+pub type LookasideListEx = ffi::LOOKASIDE_LIST_EX;
+#[cfg(all(target_os = "windows", not(test)))]
+pub use ffi::{DRIVER_OBJECT, UNICODE_STRING};
+pub use lookaside::{ApiPath, Block, FromZeros, InitError, LookasideList, LookasideStats};
+pub use pool::PoolBox;
+
+#[cfg(all(feature = "ddk", not(test), target_os = "windows", feature = "wdk"))]
+compile_error!("features `wdk` and `ddk` select different kernel backends: build with `--no-default-features --features ddk`");
+
+/// A pool tag: four characters as the DDK's multi-character constants write them, so the
+/// seed's `'msaW'` shows as `Wasm` in pool-tag tools, exactly as it did for the MASM driver.
+#[must_use]
+pub const fn pool_tag(tag: [u8; 4]) -> u32 {
+    u32::from_be_bytes(tag)
+}
+
+/// Prints to the kernel debugger (`DbgPrint`), as `format!` does for a `String`.
+#[macro_export]
+macro_rules! dbg_print {
+    ($($arg:tt)*) => {
+        $crate::kernel::debug_print(format_args!($($arg)*))
+    };
+}
+
+/// Stops the system the way the WDK's list helpers do when a `LIST_ENTRY` no longer points
+/// back at its neighbour: continuing would let a corrupted chain write through wild pointers.
+pub fn corrupt_list_entry() -> ! {
+    /// `FAST_FAIL_CORRUPT_LIST_ENTRY` (winnt.h).
+    const FAST_FAIL_CORRUPT_LIST_ENTRY: u32 = 3;
+    fail_fast(FAST_FAIL_CORRUPT_LIST_ENTRY)
+}
+
+/// `__fastfail(code)`: in the kernel, bugcheck 0x139 KERNEL_SECURITY_CHECK_FAILURE with `code`.
+#[cfg(all(target_os = "windows", not(test)))]
+pub fn fail_fast(code: u32) -> ! {
+    // SAFETY: `int 0x29` with the code in ecx is the documented __fastfail sequence on x64; it
+    // does not return, touches no Rust-visible memory and needs no stack.
+    unsafe { core::arch::asm!("int 0x29", in("ecx") code, options(noreturn, nostack)) }
+}
+
+/// The simulation's `__fastfail`: a panic the test sees.
+#[cfg(any(test, not(target_os = "windows")))]
+pub fn fail_fast(code: u32) -> ! {
+    panic!("__fastfail({code}): the kernel would bugcheck 0x139 KERNEL_SECURITY_CHECK_FAILURE")
+}

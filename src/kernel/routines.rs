@@ -1,0 +1,79 @@
+//! Kernel routines that not every supported Windows release exports, looked up at run time.
+//!
+//! A driver that imported them directly would fail to load where they are missing (the loader
+//! refuses an image with an unresolved import), so they are found with
+//! `MmGetSystemRoutineAddress` and the caller falls back when one is absent.
+
+use core::ffi::c_void;
+
+use super::ffi;
+
+/// `ExAllocatePool2` (Windows 10 2004 and later).
+pub type AllocatePool2 = unsafe extern "system" fn(flags: u64, size: usize, tag: u32) -> *mut c_void;
+/// `ExAllocateFromLookasideListEx` (exported since Windows 11 22H2; inline before).
+pub type AllocateFromLookaside =
+    unsafe extern "system" fn(lookaside: *mut ffi::LOOKASIDE_LIST_EX) -> *mut c_void;
+/// `ExFreeToLookasideListEx` (exported since Windows 11 22H2; inline before).
+pub type FreeToLookaside =
+    unsafe extern "system" fn(lookaside: *mut ffi::LOOKASIDE_LIST_EX, entry: *mut c_void);
+
+/// The optional routines, each `None` where this kernel does not export it.
+#[derive(Clone, Copy)]
+pub struct Routines {
+    pub allocate_pool2: Option<AllocatePool2>,
+    pub allocate_from_lookaside: Option<AllocateFromLookaside>,
+    pub free_to_lookaside: Option<FreeToLookaside>,
+}
+
+impl Routines {
+    /// Looks every routine up. `MmGetSystemRoutineAddress` must be called at PASSIVE_LEVEL,
+    /// which is where DriverEntry runs.
+    pub fn resolve() -> Self {
+        let allocate_pool2 = lookup(&utf16::<16>("ExAllocatePool2"));
+        let allocate_from_lookaside = lookup(&utf16::<32>("ExAllocateFromLookasideListEx"));
+        let free_to_lookaside = lookup(&utf16::<32>("ExFreeToLookasideListEx"));
+        Self {
+            // SAFETY: a non-NULL address returned for this exported name is that routine, whose
+            // prototype is `AllocatePool2` (wdm.h); transmuting a code pointer to a matching
+            // `extern "system" fn` is sound.
+            allocate_pool2: allocate_pool2
+                .map(|p| unsafe { core::mem::transmute::<*mut c_void, AllocatePool2>(p) }),
+            // Both halves or neither: a kernel exporting only one would be inconsistent, and
+            // mixing the kernel's and the inline counters would still be correct, but pairing
+            // keeps the chosen path obvious in the log.
+            allocate_from_lookaside: allocate_from_lookaside.filter(|_| free_to_lookaside.is_some()).map(|p| {
+                // SAFETY: as above, prototype `AllocateFromLookaside` (wdm.h, NTDDI_WIN10_NI).
+                unsafe { core::mem::transmute::<*mut c_void, AllocateFromLookaside>(p) }
+            }),
+            free_to_lookaside: free_to_lookaside.filter(|_| allocate_from_lookaside.is_some()).map(|p| {
+                // SAFETY: as above, prototype `FreeToLookaside` (wdm.h, NTDDI_WIN10_NI).
+                unsafe { core::mem::transmute::<*mut c_void, FreeToLookaside>(p) }
+            }),
+        }
+    }
+}
+
+/// A routine name as the NUL-free UTF-16 a `UNICODE_STRING` holds; `N` is the buffer size.
+fn utf16<const N: usize>(name: &str) -> ([u16; N], usize) {
+    let mut buffer = [0_u16; N];
+    let mut len = 0;
+    for (slot, unit) in buffer.iter_mut().zip(name.encode_utf16()) {
+        *slot = unit;
+        len += 1;
+    }
+    debug_assert_eq!(len, name.len(), "routine name longer than its buffer");
+    (buffer, len)
+}
+
+fn lookup<const N: usize>((buffer, len): &([u16; N], usize)) -> Option<*mut c_void> {
+    let bytes = u16::try_from(len * 2).ok()?;
+    let mut name = ffi::UNICODE_STRING {
+        Length: bytes,
+        MaximumLength: bytes,
+        Buffer: buffer.as_ptr().cast_mut(),
+    };
+    // SAFETY: `name` is a valid counted string over `buffer`, which outlives the call; the
+    // routine only reads it.
+    let address = unsafe { ffi::MmGetSystemRoutineAddress(&raw mut name) };
+    (!address.is_null()).then_some(address)
+}

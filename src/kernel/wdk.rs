@@ -1,0 +1,36 @@
+//! The kernel API from Microsoft's wdk-sys crate: the Windows build users ship.
+
+#![allow(non_snake_case)]
+
+use core::ffi::c_void;
+use core::fmt;
+
+pub use wdk_sys::ntddk::{
+    ExDeleteLookasideListEx, ExFreePoolWithTag, ExInitializeLookasideListEx, ExQueryDepthSList,
+    ExpInterlockedPopEntrySList, ExpInterlockedPushEntrySList, MmGetSystemRoutineAddress,
+};
+pub use wdk_sys::{
+    DRIVER_OBJECT, LIST_ENTRY, LOOKASIDE_LIST_EX, NTSTATUS, PALLOCATE_FUNCTION_EX,
+    PFREE_FUNCTION_EX, POOL_FLAG_NON_PAGED, POOL_TYPE, SLIST_ENTRY, SLIST_HEADER,
+    STATUS_DEVICE_CONFIGURATION_ERROR, STATUS_PROCEDURE_NOT_FOUND, UNICODE_STRING,
+};
+
+pub const NON_PAGED_POOL_NX: POOL_TYPE = wdk_sys::_POOL_TYPE::NonPagedPoolNx;
+
+// wdk-build leaves the deprecated ExAllocatePool* family out of wdk-sys; ntoskrnl exports it on
+// every release. It is the fallback where ExAllocatePool2 (Windows 10 2004+) is missing.
+unsafe extern "system" {
+    pub fn ExAllocatePoolWithTag(PoolType: POOL_TYPE, NumberOfBytes: usize, Tag: u32) -> *mut c_void;
+}
+
+/// `DbgPrint("%s", text)` through wdk's `print!`.
+pub fn debug_print(args: fmt::Arguments<'_>) {
+    wdk::print!("{args}");
+}
+
+// The samples' runtime: pool-backed `alloc` (the driver itself allocates only through the
+// kernel API above) and a panic handler that bugchecks.
+#[global_allocator]
+static GLOBAL_ALLOCATOR: wdk_alloc::WdkAllocator = wdk_alloc::WdkAllocator;
+
+extern crate wdk_panic;
