@@ -53,7 +53,12 @@ impl<'list, T: Linked> Chain<'list, T> {
     pub fn init(self: Pin<&mut Self>) {
         let head = self.head.get();
         // SAFETY: `head` is this pinned chain's own entry; `&mut self` rules out other access.
-        unsafe { head.write(LIST_ENTRY { Flink: head, Blink: head }) };
+        unsafe {
+            head.write(LIST_ENTRY {
+                Flink: head,
+                Blink: head,
+            })
+        };
     }
 
     /// `IsListEmpty` (a head never initialised is empty too).
@@ -73,7 +78,7 @@ impl<'list, T: Linked> Chain<'list, T> {
 
     /// The head's address, for `!list` and `dt`.
     #[must_use]
-    pub fn head_address(&self) -> *const LIST_ENTRY {
+    pub const fn head_address(&self) -> *const LIST_ENTRY {
         self.head.get()
     }
 
@@ -82,7 +87,10 @@ impl<'list, T: Linked> Chain<'list, T> {
     /// # Panics
     /// If `block` belongs to another lookaside list than the chain's.
     pub fn push_front(mut self: Pin<&mut Self>, block: Block<'list, T>) {
-        assert!(ptr::eq(block.list(), self.source), "block of another lookaside list");
+        assert!(
+            ptr::eq(block.list(), self.source),
+            "block of another lookaside list"
+        );
         if self.head_links().0.is_null() {
             self.as_mut().init();
         }
@@ -94,7 +102,12 @@ impl<'list, T: Linked> Chain<'list, T> {
             kernel::corrupt_list_entry();
         }
         // SAFETY: `entry` is the LIST_ENTRY of a block this chain now owns alone.
-        unsafe { entry.write(LIST_ENTRY { Flink: first, Blink: head }) };
+        unsafe {
+            entry.write(LIST_ENTRY {
+                Flink: first,
+                Blink: head,
+            })
+        };
         // SAFETY: `first` is live and linked (checked above); the chain is pinned and borrowed
         // mutably, so no one else touches its links.
         unsafe { (*first).Blink = entry };
@@ -111,7 +124,10 @@ impl<'list, T: Linked> Chain<'list, T> {
         let head = self.head.get();
         let (entry, _) = self.head_links();
         // SAFETY: the chain is not empty, so `entry` is a linked, live LIST_ENTRY of a block.
-        let LIST_ENTRY { Flink: next, Blink: back } = unsafe { entry.read() };
+        let LIST_ENTRY {
+            Flink: next,
+            Blink: back,
+        } = unsafe { entry.read() };
         // SAFETY: `next` is the entry after `entry` (or the head), live while linked.
         if back != head || unsafe { (*next).Blink } != entry {
             kernel::corrupt_list_entry();
@@ -127,7 +143,7 @@ impl<'list, T: Linked> Chain<'list, T> {
         Some(unsafe { Block::from_raw(record, self.source) })
     }
 
-    fn head_links(&self) -> (*mut LIST_ENTRY, *mut LIST_ENTRY) {
+    const fn head_links(&self) -> (*mut LIST_ENTRY, *mut LIST_ENTRY) {
         // SAFETY: reading the head's own links, which only this chain writes.
         let LIST_ENTRY { Flink, Blink } = unsafe { self.head.get().read() };
         (Flink, Blink)
@@ -145,6 +161,6 @@ impl<T: Linked> Drop for Chain<'_, T> {
 }
 
 /// The `LIST_ENTRY` inside a record.
-fn entry_of<T: Linked>(record: NonNull<T>) -> *mut LIST_ENTRY {
+const fn entry_of<T: Linked>(record: NonNull<T>) -> *mut LIST_ENTRY {
     record.as_ptr().wrapping_byte_add(T::ENTRY_OFFSET).cast()
 }

@@ -45,6 +45,7 @@ unsafe impl FromZeros for SomeStructure {}
 
 /// `DriverEntry`'s body. Returns `STATUS_DEVICE_CONFIGURATION_ERROR` on every path, so the
 /// driver never stays loaded; everything it took is returned first.
+#[must_use]
 pub fn driver_entry(path: ApiPath) -> NTSTATUS {
     dbg_print!("\nLookasideList: Entering DriverEntry\n");
     if let Some(control) = PoolBox::<LookasideListEx>::allocate_nonpaged(TAG) {
@@ -127,7 +128,9 @@ fn add_entry(entries: Pin<&mut Chain<'_, SomeStructure>>, index: &mut u32) {
 fn remove_entry(entries: Pin<&mut Chain<'_, SomeStructure>>) {
     let list = entries.source();
     let Some(record) = entries.pop_front() else {
-        dbg_print!("LookasideList: An attempt was made to remove entry from empty lookaside list\n");
+        dbg_print!(
+            "LookasideList: An attempt was made to remove entry from empty lookaside list\n"
+        );
         return;
     };
     dbg_print!("LookasideList: - Entry #{} removed\n", record.some_field1);

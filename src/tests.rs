@@ -9,7 +9,10 @@ use crate::scenario::{TAG, driver_entry};
 fn run(config: Config, path: ApiPath) -> String {
     sim::reset(config);
     let status = driver_entry(path);
-    assert_eq!(status, STATUS_DEVICE_CONFIGURATION_ERROR, "DriverEntry's status");
+    assert_eq!(
+        status, STATUS_DEVICE_CONFIGURATION_ERROR,
+        "DriverEntry's status"
+    );
     assert_eq!(sim::outstanding_pool_blocks(), [], "pool blocks leaked");
     assert_eq!(sim::live_lookaside_lists(), 0, "lookaside list not deleted");
     sim::transcript()
@@ -26,7 +29,9 @@ fn name_addresses(transcript: &str) -> (String, Vec<String>) {
             .split(' ')
             .map(|word| {
                 let is_address = word.len() == 16
-                    && word.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
+                    && word
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
                 if !is_address {
                     return word.to_owned();
                 }
@@ -120,7 +125,11 @@ fn transcript_is_the_seeds_line_for_line_on_every_kernel_and_path() {
     for (config, path) in every_kernel() {
         let (transcript, addresses) = name_addresses(&run(config, path));
         assert_eq!(transcript, SEED_TRANSCRIPT, "{config:?} {path:?}");
-        assert_eq!(addresses.len(), 7, "one control block and six distinct lookaside blocks");
+        assert_eq!(
+            addresses.len(),
+            7,
+            "one control block and six distinct lookaside blocks"
+        );
     }
 }
 
@@ -141,14 +150,19 @@ fn a_returned_block_is_handed_out_by_the_next_allocation() {
     let lines: Vec<&str> = transcript.lines().collect();
     let mut checked = 0;
     for pair in lines.windows(2) {
-        if let Some(freed) = pair[0].strip_suffix(" returned to lookaside list") {
-            if let Some(next) = pair[1].strip_prefix("LookasideList: + Memory block allocated from lookaside list at address ") {
-                assert_eq!(freed.rsplit(' ').next(), Some(next));
-                checked += 1;
-            }
+        let freed = pair[0].strip_suffix(" returned to lookaside list");
+        let next = pair[1].strip_prefix(
+            "LookasideList: + Memory block allocated from lookaside list at address ",
+        );
+        if let (Some(freed), Some(next)) = (freed, next) {
+            assert_eq!(freed.rsplit(' ').next(), Some(next));
+            checked += 1;
         }
     }
-    assert_eq!(checked, 4, "rounds 2 to 5 each start by reusing the block just freed");
+    assert_eq!(
+        checked, 4,
+        "rounds 2 to 5 each start by reusing the block just freed"
+    );
 }
 
 #[test]
@@ -231,11 +245,21 @@ fn kth_block_allocation_failure_for_every_k_unwinds_cleanly() {
             .matches("LookasideList: Very bad. Couldn't allocate from lookaside list\n")
             .count();
         assert_eq!(failures, 1, "k = {k}");
-        let (rest, _) = transcript.split_once("\nLookasideList: Free the rest").expect("drain");
+        let (rest, _) = transcript
+            .split_once("\nLookasideList: Free the rest")
+            .expect("drain");
         let (left, removed_in_rounds) = expected_order(k);
-        assert_eq!(entry_numbers(rest, " removed"), removed_in_rounds, "k = {k}");
+        assert_eq!(
+            entry_numbers(rest, " removed"),
+            removed_in_rounds,
+            "k = {k}"
+        );
         let drained = transcript.split_once("Free the rest").expect("drain").1;
-        assert_eq!(entry_numbers(drained, " removed"), left, "k = {k}: LIFO drain");
+        assert_eq!(
+            entry_numbers(drained, " removed"),
+            left,
+            "k = {k}: LIFO drain"
+        );
         assert_eq!(entry_numbers(&transcript, " added").len(), 9, "k = {k}");
         assert!(transcript.contains(
             "LookasideList: Doubly linked list is empty\n\n\
@@ -269,7 +293,10 @@ fn every_pool_failure_on_the_inline_path_unwinds_cleanly() {
             ..Config::default()
         };
         let transcript = run(config, ApiPath::Inline);
-        assert!(transcript.ends_with("LookasideList: Leaving DriverEntry\n"), "n = {n}");
+        assert!(
+            transcript.ends_with("LookasideList: Leaving DriverEntry\n"),
+            "n = {n}"
+        );
     }
 }
 
@@ -282,5 +309,9 @@ fn the_record_keeps_the_seeds_layout() {
     assert_eq!(offset_of!(SomeStructure, list_entry), 8);
     assert_eq!(offset_of!(SomeStructure, some_field_x), 24);
     assert_eq!(size_of::<SomeStructure>(), 32);
-    assert_eq!(TAG.to_le_bytes(), *b"Wasm", "'msaW' reads Wasm in memory, as in the seed");
+    assert_eq!(
+        TAG.to_le_bytes(),
+        *b"Wasm",
+        "'msaW' reads Wasm in memory, as in the seed"
+    );
 }

@@ -32,7 +32,10 @@ pub const NON_PAGED_POOL_NX: POOL_TYPE = bindings::_POOL_TYPE::NonPagedPoolNx;
 /// `DbgPrint("%s", text)`, in chunks of at most 511 bytes (DbgPrint's own limit is 512 bytes
 /// per call), as wdk's `print!` does in the Windows build.
 pub fn debug_print(args: fmt::Arguments<'_>) {
-    let mut out = ChunkWriter { buf: [0; 512], len: 0 };
+    let mut out = ChunkWriter {
+        buf: [0; 512],
+        len: 0,
+    };
     let _ = fmt::write(&mut out, args);
     out.flush();
 }

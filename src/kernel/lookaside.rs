@@ -194,15 +194,17 @@ impl<T> LookasideList<T> {
     ///
     /// The header bumps the counters with plain `+= 1`; here they are interlocked, because in
     /// Rust a racing plain write is undefined behaviour and because the stress run checks that
-    /// TotalAllocates and TotalFrees balance exactly.
+    /// `TotalAllocates` and `TotalFrees` balance exactly.
     fn allocate_inline(&self) -> *mut c_void {
-        self.counter(field::TOTAL_ALLOCATES).fetch_add(1, Ordering::Relaxed);
+        self.counter(field::TOTAL_ALLOCATES)
+            .fetch_add(1, Ordering::Relaxed);
         // SAFETY: ListHead of a live, initialised list; the pop is interlocked.
         let entry = unsafe { ffi::ExpInterlockedPopEntrySList(self.list_head()) };
         if !entry.is_null() {
             return entry.cast();
         }
-        self.counter(field::ALLOCATE_MISSES).fetch_add(1, Ordering::Relaxed);
+        self.counter(field::ALLOCATE_MISSES)
+            .fetch_add(1, Ordering::Relaxed);
         let Some(allocate_ex) = self.read::<ffi::PALLOCATE_FUNCTION_EX>(field::ALLOCATE_EX) else {
             return core::ptr::null_mut();
         };
@@ -216,9 +218,11 @@ impl<T> LookasideList<T> {
 
     /// Port of wdm.h's inline `ExFreeToLookasideListEx`.
     fn free_inline(&self, entry: *mut c_void) {
-        self.counter(field::TOTAL_FREES).fetch_add(1, Ordering::Relaxed);
+        self.counter(field::TOTAL_FREES)
+            .fetch_add(1, Ordering::Relaxed);
         if self.current_depth() >= self.depth() {
-            self.counter(field::FREE_MISSES).fetch_add(1, Ordering::Relaxed);
+            self.counter(field::FREE_MISSES)
+                .fetch_add(1, Ordering::Relaxed);
             if let Some(free_ex) = self.read::<ffi::PFREE_FUNCTION_EX>(field::FREE_EX) {
                 // SAFETY: FreeEx is the list's own free routine and `entry` one of its blocks.
                 unsafe { free_ex(entry, self.address()) };
@@ -269,25 +273,25 @@ impl<T> LookasideList<T> {
         self.half(field::DEPTH).load(Ordering::Relaxed)
     }
 
-    fn list_head(&self) -> *mut ffi::SLIST_HEADER {
+    const fn list_head(&self) -> *mut ffi::SLIST_HEADER {
         self.address().wrapping_byte_add(field::LIST_HEAD).cast()
     }
 
-    fn counter(&self, offset: usize) -> &AtomicU32 {
+    const fn counter(&self, offset: usize) -> &AtomicU32 {
         let field = self.address().wrapping_byte_add(offset).cast::<u32>();
         // SAFETY: a 4-byte aligned ULONG field inside the live control block; every access to
         // it while the list exists is atomic (ours here, the kernel's interlocked or its own).
         unsafe { AtomicU32::from_ptr(field) }
     }
 
-    fn half(&self, offset: usize) -> &AtomicU16 {
+    const fn half(&self, offset: usize) -> &AtomicU16 {
         let field = self.address().wrapping_byte_add(offset).cast::<u16>();
         // SAFETY: a 2-byte aligned USHORT field inside the live control block, as `counter`.
         unsafe { AtomicU16::from_ptr(field) }
     }
 
-    /// Reads a field the kernel writes only in ExInitializeLookasideListEx.
-    fn read<F: Copy>(&self, offset: usize) -> F {
+    /// Reads a field the kernel writes only in `ExInitializeLookasideListEx`.
+    const fn read<F: Copy>(&self, offset: usize) -> F {
         let field = self.address().wrapping_byte_add(offset).cast::<F>();
         // SAFETY: `offset` is that of an `F` field of the live, initialised control block.
         unsafe { field.read() }

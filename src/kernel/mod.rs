@@ -34,7 +34,9 @@ pub use lookaside::{ApiPath, Block, FromZeros, InitError, LookasideList, Lookasi
 pub use pool::PoolBox;
 
 #[cfg(all(feature = "ddk", not(test), target_os = "windows", feature = "wdk"))]
-compile_error!("features `wdk` and `ddk` select different kernel backends: build with `--no-default-features --features ddk`");
+compile_error!(
+    "features `wdk` and `ddk` select different kernel backends: build with `--no-default-features --features ddk`"
+);
 
 /// A pool tag: four characters as the DDK's multi-character constants write them, so the
 /// seed's `'msaW'` shows as `Wasm` in pool-tag tools, exactly as it did for the MASM driver.
@@ -68,6 +70,9 @@ pub fn fail_fast(code: u32) -> ! {
 }
 
 /// The simulation's `__fastfail`: a panic the test sees.
+///
+/// # Panics
+/// Always: that is its purpose.
 #[cfg(any(test, not(target_os = "windows")))]
 pub fn fail_fast(code: u32) -> ! {
     panic!("__fastfail({code}): the kernel would bugcheck 0x139 KERNEL_SECURITY_CHECK_FAILURE")

@@ -9,7 +9,8 @@ use core::ffi::c_void;
 use super::ffi;
 
 /// `ExAllocatePool2` (Windows 10 2004 and later).
-pub type AllocatePool2 = unsafe extern "system" fn(flags: u64, size: usize, tag: u32) -> *mut c_void;
+pub type AllocatePool2 =
+    unsafe extern "system" fn(flags: u64, size: usize, tag: u32) -> *mut c_void;
 /// `ExAllocateFromLookasideListEx` (exported since Windows 11 22H2; inline before).
 pub type AllocateFromLookaside =
     unsafe extern "system" fn(lookaside: *mut ffi::LOOKASIDE_LIST_EX) -> *mut c_void;
@@ -41,14 +42,18 @@ impl Routines {
             // Both halves or neither: a kernel exporting only one would be inconsistent, and
             // mixing the kernel's and the inline counters would still be correct, but pairing
             // keeps the chosen path obvious in the log.
-            allocate_from_lookaside: allocate_from_lookaside.filter(|_| free_to_lookaside.is_some()).map(|p| {
-                // SAFETY: as above, prototype `AllocateFromLookaside` (wdm.h, NTDDI_WIN10_NI).
-                unsafe { core::mem::transmute::<*mut c_void, AllocateFromLookaside>(p) }
-            }),
-            free_to_lookaside: free_to_lookaside.filter(|_| allocate_from_lookaside.is_some()).map(|p| {
-                // SAFETY: as above, prototype `FreeToLookaside` (wdm.h, NTDDI_WIN10_NI).
-                unsafe { core::mem::transmute::<*mut c_void, FreeToLookaside>(p) }
-            }),
+            allocate_from_lookaside: allocate_from_lookaside
+                .filter(|_| free_to_lookaside.is_some())
+                .map(|p| {
+                    // SAFETY: as above, prototype `AllocateFromLookaside` (wdm.h, NTDDI_WIN10_NI).
+                    unsafe { core::mem::transmute::<*mut c_void, AllocateFromLookaside>(p) }
+                }),
+            free_to_lookaside: free_to_lookaside
+                .filter(|_| allocate_from_lookaside.is_some())
+                .map(|p| {
+                    // SAFETY: as above, prototype `FreeToLookaside` (wdm.h, NTDDI_WIN10_NI).
+                    unsafe { core::mem::transmute::<*mut c_void, FreeToLookaside>(p) }
+                }),
         }
     }
 }

@@ -11,7 +11,16 @@
 //! operations are also serialised by a lock, as the real ones are interlocked.
 
 // The DDK's names and prototypes, documented there.
-#![allow(non_camel_case_types, non_snake_case, missing_docs, clippy::missing_safety_doc)]
+#![allow(
+    non_camel_case_types,
+    non_snake_case,
+    missing_docs,
+    clippy::missing_safety_doc,
+    clippy::missing_panics_doc,
+    clippy::must_use_candidate,
+    clippy::pub_underscore_fields,
+    clippy::use_self
+)]
 
 use core::ffi::c_void;
 use core::fmt;
@@ -64,9 +73,8 @@ pub struct UNICODE_STRING {
     pub Buffer: *mut u16,
 }
 
-pub type PALLOCATE_FUNCTION_EX = Option<
-    unsafe extern "C" fn(POOL_TYPE, usize, u32, *mut LOOKASIDE_LIST_EX) -> *mut c_void,
->;
+pub type PALLOCATE_FUNCTION_EX =
+    Option<unsafe extern "C" fn(POOL_TYPE, usize, u32, *mut LOOKASIDE_LIST_EX) -> *mut c_void>;
 pub type PFREE_FUNCTION_EX = Option<unsafe extern "C" fn(*mut c_void, *mut LOOKASIDE_LIST_EX)>;
 
 /// `LOOKASIDE_LIST_EX` with the field paths bindgen gives the DDK's anonymous unions.
@@ -186,7 +194,12 @@ pub fn live_lookaside_lists() -> usize {
 
 /// `DbgPrint("%s", text)`.
 pub fn debug_print(args: fmt::Arguments<'_>) {
-    with_state(|state| state.transcript.write_fmt(args).expect("String never fails"));
+    with_state(|state| {
+        state
+            .transcript
+            .write_fmt(args)
+            .expect("String never fails")
+    });
 }
 
 fn pool_allocate(size: usize, tag: u32, zeroed: bool) -> *mut c_void {
@@ -213,25 +226,36 @@ pub unsafe extern "C" fn ExAllocatePoolWithTag(
     NumberOfBytes: usize,
     Tag: u32,
 ) -> *mut c_void {
-    assert_eq!(PoolType, NON_PAGED_POOL_NX, "the driver only uses NonPagedPoolNx");
+    assert_eq!(
+        PoolType, NON_PAGED_POOL_NX,
+        "the driver only uses NonPagedPoolNx"
+    );
     pool_allocate(NumberOfBytes, Tag, false)
 }
 
 unsafe extern "C" fn ExAllocatePool2(Flags: u64, NumberOfBytes: usize, Tag: u32) -> *mut c_void {
-    assert_eq!(Flags, POOL_FLAG_NON_PAGED, "the driver only uses POOL_FLAG_NON_PAGED");
+    assert_eq!(
+        Flags, POOL_FLAG_NON_PAGED,
+        "the driver only uses POOL_FLAG_NON_PAGED"
+    );
     pool_allocate(NumberOfBytes, Tag, true)
 }
 
 pub unsafe extern "C" fn ExFreePoolWithTag(P: *mut c_void, Tag: u32) {
     let (size, tag) = with_state(|state| state.pool.remove(&(P as usize)))
         .unwrap_or_else(|| panic!("BAD_POOL_CALLER: {P:p} is not an allocated pool block"));
-    assert_eq!(tag, Tag, "BAD_POOL_CALLER: block {P:p} freed with another tag");
+    assert_eq!(
+        tag, Tag,
+        "BAD_POOL_CALLER: block {P:p} freed with another tag"
+    );
     let layout = Layout::from_size_align(size, 16).expect("pool block layout");
     // SAFETY: the block was allocated by `pool_allocate` with this layout and is freed once.
     unsafe { std::alloc::dealloc(P.cast(), layout) };
 }
 
-pub unsafe extern "C" fn ExpInterlockedPopEntrySList(ListHead: *mut SLIST_HEADER) -> *mut SLIST_ENTRY {
+pub unsafe extern "C" fn ExpInterlockedPopEntrySList(
+    ListHead: *mut SLIST_HEADER,
+) -> *mut SLIST_ENTRY {
     let _guard = SLIST_LOCK.lock().expect("SList lock");
     // SAFETY: the caller passes a live header; the lock serialises access to it.
     let head = unsafe { &mut *ListHead };
@@ -249,7 +273,10 @@ pub unsafe extern "C" fn ExpInterlockedPushEntrySList(
     ListEntry: *mut SLIST_ENTRY,
 ) -> *mut SLIST_ENTRY {
     let _guard = SLIST_LOCK.lock().expect("SList lock");
-    assert!(ListEntry.is_aligned(), "SList entries must be 16-byte aligned");
+    assert!(
+        ListEntry.is_aligned(),
+        "SList entries must be 16-byte aligned"
+    );
     // SAFETY: the caller passes a live header; the lock serialises access to it.
     let head = unsafe { &mut *ListHead };
     let first = head.Region as *mut SLIST_ENTRY;
@@ -277,8 +304,10 @@ unsafe extern "C" fn default_allocate(
 }
 
 unsafe extern "C" fn default_free(Buffer: *mut c_void, Lookaside: *mut LOOKASIDE_LIST_EX) {
+    // SAFETY: the list is live while its blocks are freed.
+    let tag = unsafe { (*Lookaside).L.Tag };
     // SAFETY: `Buffer` is a block of this live list, allocated with its tag.
-    unsafe { ExFreePoolWithTag(Buffer, (*Lookaside).L.Tag) };
+    unsafe { ExFreePoolWithTag(Buffer, tag) };
 }
 
 pub unsafe extern "C" fn ExInitializeLookasideListEx(
@@ -291,7 +320,10 @@ pub unsafe extern "C" fn ExInitializeLookasideListEx(
     Tag: u32,
     Depth: u16,
 ) -> NTSTATUS {
-    assert!(Lookaside.is_aligned(), "LOOKASIDE_LIST_EX must be 16-byte aligned");
+    assert!(
+        Lookaside.is_aligned(),
+        "LOOKASIDE_LIST_EX must be 16-byte aligned"
+    );
     assert_eq!((Flags, Depth), (0, 0), "Flags and Depth are reserved");
     let status = with_state(|state| state.config.fail_init);
     if let Some(status) = status {
@@ -300,7 +332,10 @@ pub unsafe extern "C" fn ExInitializeLookasideListEx(
     let list = LOOKASIDE_LIST_EX {
         L: GENERAL_LOOKASIDE_POOL {
             __bindgen_anon_1: ListHeadUnion {
-                ListHead: SLIST_HEADER { Alignment: 0, Region: 0 },
+                ListHead: SLIST_HEADER {
+                    Alignment: 0,
+                    Region: 0,
+                },
             },
             Depth: MINIMUM_LOOKASIDE_DEPTH,
             MaximumDepth: MAXIMUM_LOOKASIDE_DEPTH,
@@ -334,17 +369,17 @@ pub unsafe extern "C" fn ExInitializeLookasideListEx(
 
 pub unsafe extern "C" fn ExDeleteLookasideListEx(Lookaside: *mut LOOKASIDE_LIST_EX) {
     with_state(|state| {
-        let index = state.live_lists.iter().position(|&l| l == Lookaside as usize);
+        let index = state
+            .live_lists
+            .iter()
+            .position(|&l| l == Lookaside as usize);
         let index = index.expect("ExDeleteLookasideListEx on a list that is not live");
         state.live_lists.swap_remove(index);
     });
     // SAFETY: the list is live, so its fields are initialised.
-    let (head, free) = unsafe {
-        (
-            &raw mut (*Lookaside).L.__bindgen_anon_1.ListHead,
-            (*Lookaside).L.__bindgen_anon_5.FreeEx.expect("FreeEx"),
-        )
-    };
+    let list = unsafe { &mut (*Lookaside).L };
+    let head = &raw mut list.__bindgen_anon_1.ListHead;
+    let free = list.__bindgen_anon_5.FreeEx.expect("FreeEx");
     loop {
         // SAFETY: the list's own header.
         let entry = unsafe { ExpInterlockedPopEntrySList(head) };
@@ -357,7 +392,9 @@ pub unsafe extern "C" fn ExDeleteLookasideListEx(Lookaside: *mut LOOKASIDE_LIST_
 }
 
 /// The kernel's exported `ExAllocateFromLookasideListEx` (Windows 11 22H2 and later).
-unsafe extern "C" fn ExAllocateFromLookasideListEx(Lookaside: *mut LOOKASIDE_LIST_EX) -> *mut c_void {
+unsafe extern "C" fn ExAllocateFromLookasideListEx(
+    Lookaside: *mut LOOKASIDE_LIST_EX,
+) -> *mut c_void {
     let fail = with_state(|state| {
         state.lookaside_allocations += 1;
         state.config.fail_lookaside_allocation == Some(state.lookaside_allocations)
@@ -382,7 +419,10 @@ unsafe extern "C" fn ExAllocateFromLookasideListEx(Lookaside: *mut LOOKASIDE_LIS
 }
 
 /// The kernel's exported `ExFreeToLookasideListEx` (Windows 11 22H2 and later).
-unsafe extern "C" fn ExFreeToLookasideListEx(Lookaside: *mut LOOKASIDE_LIST_EX, Entry: *mut c_void) {
+unsafe extern "C" fn ExFreeToLookasideListEx(
+    Lookaside: *mut LOOKASIDE_LIST_EX,
+    Entry: *mut c_void,
+) {
     // SAFETY: as in `ExAllocateFromLookasideListEx`.
     let list = unsafe { &mut (*Lookaside).L };
     list.TotalFrees += 1;
@@ -399,12 +439,13 @@ unsafe extern "C" fn ExFreeToLookasideListEx(Lookaside: *mut LOOKASIDE_LIST_EX, 
     }
 }
 
-pub unsafe extern "C" fn MmGetSystemRoutineAddress(SystemRoutineName: *mut UNICODE_STRING) -> *mut c_void {
+pub unsafe extern "C" fn MmGetSystemRoutineAddress(
+    SystemRoutineName: *mut UNICODE_STRING,
+) -> *mut c_void {
     // SAFETY: the caller passes a valid counted string.
-    let name = unsafe {
-        let name = &*SystemRoutineName;
-        std::slice::from_raw_parts(name.Buffer, usize::from(name.Length) / 2)
-    };
+    let name = unsafe { &*SystemRoutineName };
+    // SAFETY: `Buffer` holds `Length` bytes of UTF-16.
+    let name = unsafe { std::slice::from_raw_parts(name.Buffer, usize::from(name.Length) / 2) };
     let name = String::from_utf16(name).expect("routine names are ASCII");
     let config = with_state(|state| state.config);
     match name.as_str() {
@@ -412,7 +453,9 @@ pub unsafe extern "C" fn MmGetSystemRoutineAddress(SystemRoutineName: *mut UNICO
         "ExAllocateFromLookasideListEx" if config.lookaside_exports => {
             ExAllocateFromLookasideListEx as *mut c_void
         }
-        "ExFreeToLookasideListEx" if config.lookaside_exports => ExFreeToLookasideListEx as *mut c_void,
+        "ExFreeToLookasideListEx" if config.lookaside_exports => {
+            ExFreeToLookasideListEx as *mut c_void
+        }
         _ => ptr::null_mut(),
     }
 }

@@ -20,7 +20,11 @@ pub const NON_PAGED_POOL_NX: POOL_TYPE = wdk_sys::_POOL_TYPE::NonPagedPoolNx;
 // wdk-build leaves the deprecated ExAllocatePool* family out of wdk-sys; ntoskrnl exports it on
 // every release. It is the fallback where ExAllocatePool2 (Windows 10 2004+) is missing.
 unsafe extern "system" {
-    pub fn ExAllocatePoolWithTag(PoolType: POOL_TYPE, NumberOfBytes: usize, Tag: u32) -> *mut c_void;
+    pub fn ExAllocatePoolWithTag(
+        PoolType: POOL_TYPE,
+        NumberOfBytes: usize,
+        Tag: u32,
+    ) -> *mut c_void;
 }
 
 /// `DbgPrint("%s", text)` through wdk's `print!`.

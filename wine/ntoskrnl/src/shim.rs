@@ -1,0 +1,382 @@
+//! The DLL itself: the added lookaside routines, the counting pool wrappers, the entry point.
+//!
+//! build.rs exports these functions and forwards every other ntoskrnl name to `wntoskrnl.dll`.
+
+use core::cell::UnsafeCell;
+use core::ffi::{c_char, c_void};
+use core::mem::offset_of;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use crate::accounting::{self, PoolBalance};
+
+type NtStatus = i32;
+/// `POOL_TYPE`, a C enum.
+type PoolType = i32;
+
+const STATUS_SUCCESS: NtStatus = 0;
+const STATUS_INVALID_PARAMETER: NtStatus = 0xC000_000D_u32.cast_signed();
+const DLL_PROCESS_DETACH: u32 = 0;
+/// `ExMinimumLookasideDepth`: the depth Windows gives every new list.
+const MINIMUM_LOOKASIDE_DEPTH: u16 = 4;
+/// `EX_MAXIMUM_LOOKASIDE_DEPTH_BASE`.
+const MAXIMUM_LOOKASIDE_DEPTH: u16 = 256;
+/// The bug-check code of a panic, as wdk-panic's ("RPNC").
+const PANIC_BUG_CHECK: u32 = 0x5250_4E43;
+
+/// `SLIST_HEADER` on x64; only Wine's `SList` routines read or change it.
+#[repr(C, align(16))]
+struct SlistHeader {
+    alignment: u64,
+    region: u64,
+}
+
+/// `LIST_ENTRY`.
+#[repr(C)]
+struct ListEntry {
+    flink: *mut Self,
+    blink: *mut Self,
+}
+
+/// `PALLOCATE_FUNCTION_EX`.
+type AllocateFunctionEx =
+    unsafe extern "system" fn(PoolType, usize, u32, *mut LookasideListEx) -> *mut c_void;
+/// `PFREE_FUNCTION_EX`.
+type FreeFunctionEx = unsafe extern "system" fn(*mut c_void, *mut LookasideListEx);
+
+/// `LOOKASIDE_LIST_EX` (`GENERAL_LOOKASIDE_POOL`) on x64. The fields that change after
+/// initialization are atomics or in an `UnsafeCell`, so a shared reference to a live list is sound
+/// while other threads use it.
+#[repr(C)]
+pub struct LookasideListEx {
+    list_head: UnsafeCell<SlistHeader>,
+    depth: u16,
+    maximum_depth: u16,
+    total_allocates: AtomicU32,
+    allocate_misses: AtomicU32,
+    total_frees: AtomicU32,
+    free_misses: AtomicU32,
+    pool_type: PoolType,
+    tag: u32,
+    size: u32,
+    allocate_ex: AllocateFunctionEx,
+    free_ex: FreeFunctionEx,
+    list_entry: ListEntry,
+    last_total_allocates: u32,
+    last_allocate_misses: u32,
+    future: [u32; 2],
+}
+
+// wdm.h's GENERAL_LOOKASIDE_LAYOUT on x64.
+const _: () = {
+    assert!(size_of::<LookasideListEx>() == 0x60);
+    assert!(align_of::<LookasideListEx>() == 16);
+    assert!(offset_of!(LookasideListEx, depth) == 0x10);
+    assert!(offset_of!(LookasideListEx, maximum_depth) == 0x12);
+    assert!(offset_of!(LookasideListEx, total_allocates) == 0x14);
+    assert!(offset_of!(LookasideListEx, allocate_misses) == 0x18);
+    assert!(offset_of!(LookasideListEx, total_frees) == 0x1C);
+    assert!(offset_of!(LookasideListEx, free_misses) == 0x20);
+    assert!(offset_of!(LookasideListEx, pool_type) == 0x24);
+    assert!(offset_of!(LookasideListEx, tag) == 0x28);
+    assert!(offset_of!(LookasideListEx, size) == 0x2C);
+    assert!(offset_of!(LookasideListEx, allocate_ex) == 0x30);
+    assert!(offset_of!(LookasideListEx, free_ex) == 0x38);
+    assert!(offset_of!(LookasideListEx, list_entry) == 0x40);
+    assert!(offset_of!(LookasideListEx, last_total_allocates) == 0x50);
+    assert!(offset_of!(LookasideListEx, last_allocate_misses) == 0x54);
+    assert!(offset_of!(LookasideListEx, future) == 0x58);
+};
+
+// Wine's routines, imported from wntoskrnl.dll (build.rs makes the import library).
+unsafe extern "system" {
+    fn ExAllocatePool(pool_type: PoolType, size: usize) -> *mut c_void;
+    fn ExAllocatePoolWithTag(pool_type: PoolType, size: usize, tag: u32) -> *mut c_void;
+    fn ExFreePool(block: *mut c_void);
+    fn ExFreePoolWithTag(block: *mut c_void, tag: u32);
+    fn ExQueryDepthSList(head: *mut SlistHeader) -> u16;
+    fn ExpInterlockedPopEntrySList(head: *mut SlistHeader) -> *mut c_void;
+    fn ExpInterlockedPushEntrySList(head: *mut SlistHeader, entry: *mut c_void) -> *mut c_void;
+    fn KeBugCheckEx(
+        code: u32,
+        parameter1: usize,
+        parameter2: usize,
+        parameter3: usize,
+        parameter4: usize,
+    );
+}
+
+unsafe extern "C" {
+    fn DbgPrint(format: *const c_char, ...) -> u32;
+}
+
+/// The pool blocks of this process that went through the wrappers below.
+static POOL: PoolBalance = PoolBalance::new();
+
+/// `ExInitializeLookasideListEx`, as Windows: depth 4, no dynamic depth adjustment.
+///
+/// # Safety
+/// `lookaside` is NULL or points to 0x60 writable bytes that hold no list in use. `allocate` and
+/// `free`, if given, are routines with the `PALLOCATE_FUNCTION_EX` / `PFREE_FUNCTION_EX` contract.
+#[unsafe(export_name = "ExInitializeLookasideListEx")]
+pub unsafe extern "system" fn initialize_lookaside_list_ex(
+    lookaside: *mut LookasideListEx,
+    allocate: Option<AllocateFunctionEx>,
+    free: Option<FreeFunctionEx>,
+    pool_type: PoolType,
+    flags: u32,
+    size: usize,
+    tag: u32,
+    _depth: u16,
+) -> NtStatus {
+    if lookaside.is_null() || !lookaside.is_aligned() || !accounting::flags_are_valid(flags) {
+        return STATUS_INVALID_PARAMETER;
+    }
+    let Some(size) = accounting::entry_size(size) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    // Windows links ListEntry into its global list of lookaside lists; an empty, self-linked entry
+    // keeps it a valid list entry.
+    let list_entry = lookaside
+        .wrapping_byte_add(offset_of!(LookasideListEx, list_entry))
+        .cast::<ListEntry>();
+    let list = LookasideListEx {
+        // InitializeSListHead: both halves zero.
+        list_head: UnsafeCell::new(SlistHeader {
+            alignment: 0,
+            region: 0,
+        }),
+        depth: MINIMUM_LOOKASIDE_DEPTH,
+        maximum_depth: MAXIMUM_LOOKASIDE_DEPTH,
+        total_allocates: AtomicU32::new(0),
+        allocate_misses: AtomicU32::new(0),
+        total_frees: AtomicU32::new(0),
+        free_misses: AtomicU32::new(0),
+        pool_type,
+        tag,
+        size,
+        // As Windows, the defaults are stored, so the inline list routines in drivers find them.
+        allocate_ex: allocate.unwrap_or(default_allocate),
+        free_ex: free.unwrap_or(default_free),
+        list_entry: ListEntry {
+            flink: list_entry,
+            blink: list_entry,
+        },
+        last_total_allocates: 0,
+        last_allocate_misses: 0,
+        future: [0; 2],
+    };
+    // SAFETY: the caller hands over 0x60 writable bytes at `lookaside`, checked non-NULL and
+    // aligned above.
+    unsafe { lookaside.write(list) };
+    STATUS_SUCCESS
+}
+
+/// `ExAllocateFromLookasideListEx`: the body of wdm.h's inline version.
+///
+/// # Safety
+/// `lookaside` is a list initialized by `ExInitializeLookasideListEx` and not yet deleted.
+#[unsafe(export_name = "ExAllocateFromLookasideListEx")]
+pub unsafe extern "system" fn allocate_from_lookaside_list_ex(
+    lookaside: *mut LookasideListEx,
+) -> *mut c_void {
+    // SAFETY: the caller passes an initialized, live list; its mutable fields are atomics or
+    // behind an UnsafeCell, so sharing it with other threads is sound.
+    let list = unsafe { &*lookaside };
+    list.total_allocates.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: `list_head` is the list's initialized SLIST_HEADER; Wine pops atomically.
+    let entry = unsafe { ExpInterlockedPopEntrySList(list.list_head.get()) };
+    if !entry.is_null() {
+        return entry;
+    }
+    list.allocate_misses.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: `allocate_ex` is the driver's PALLOCATE_FUNCTION_EX or `default_allocate`, called
+    // with the list's own parameters as wdm.h does.
+    unsafe { (list.allocate_ex)(list.pool_type, list.size as usize, list.tag, lookaside) }
+}
+
+/// `ExFreeToLookasideListEx`: the body of wdm.h's inline version.
+///
+/// # Safety
+/// `lookaside` is a list initialized by `ExInitializeLookasideListEx` and not yet deleted, and
+/// `entry` a block of at least its entry size that the caller no longer uses.
+#[unsafe(export_name = "ExFreeToLookasideListEx")]
+pub unsafe extern "system" fn free_to_lookaside_list_ex(
+    lookaside: *mut LookasideListEx,
+    entry: *mut c_void,
+) {
+    // SAFETY: as in `allocate_from_lookaside_list_ex`.
+    let list = unsafe { &*lookaside };
+    list.total_frees.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: `list_head` is the list's initialized SLIST_HEADER.
+    let held = unsafe { ExQueryDepthSList(list.list_head.get()) };
+    if accounting::frees_to_routine(held, list.depth) {
+        list.free_misses.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: `free_ex` is the driver's PFREE_FUNCTION_EX or `default_free`, given an entry
+        // the list handed out.
+        unsafe { (list.free_ex)(entry, lookaside) };
+    } else {
+        // SAFETY: the caller gives up `entry`, which is large enough for the SList link.
+        unsafe { ExpInterlockedPushEntrySList(list.list_head.get(), entry) };
+    }
+}
+
+/// `ExFlushLookasideListEx`: frees every held entry with the list's `FreeEx` routine.
+///
+/// # Safety
+/// As `ExAllocateFromLookasideListEx`.
+#[unsafe(export_name = "ExFlushLookasideListEx")]
+pub unsafe extern "system" fn flush_lookaside_list_ex(lookaside: *mut LookasideListEx) {
+    // SAFETY: the caller's contract is this function's.
+    unsafe { flush(lookaside) };
+}
+
+/// `ExDeleteLookasideListEx`: flushes the list and reports its counters and the pool balance.
+///
+/// # Safety
+/// As `ExAllocateFromLookasideListEx`; the list is not used afterwards.
+#[unsafe(export_name = "ExDeleteLookasideListEx")]
+pub unsafe extern "system" fn delete_lookaside_list_ex(lookaside: *mut LookasideListEx) {
+    // SAFETY: the caller's contract is this function's.
+    let flushed = unsafe { flush(lookaside) };
+    // SAFETY: as in `allocate_from_lookaside_list_ex`; the list is still initialized.
+    let list = unsafe { &*lookaside };
+    let allocates = list.total_allocates.load(Ordering::Relaxed);
+    let frees = list.total_frees.load(Ordering::Relaxed);
+    // SAFETY: a NUL-terminated format whose conversions match the arguments' types.
+    unsafe {
+        DbgPrint(
+            c"ntoskrnl-fixture: lookaside list %p deleted: %u allocates, %u frees, %d outstanding, %u pool blocks flushed\n"
+                .as_ptr(),
+            lookaside,
+            allocates,
+            frees,
+            accounting::outstanding(allocates, frees),
+            flushed,
+        )
+    };
+    print_pool_balance();
+}
+
+/// Pops every entry of the list and gives it to `FreeEx`; returns how many there were.
+///
+/// # Safety
+/// As `ExAllocateFromLookasideListEx`.
+unsafe fn flush(lookaside: *mut LookasideListEx) -> u32 {
+    // SAFETY: as in `allocate_from_lookaside_list_ex`.
+    let list = unsafe { &*lookaside };
+    let mut flushed = 0_u32;
+    loop {
+        // SAFETY: `list_head` is the list's initialized SLIST_HEADER.
+        let entry = unsafe { ExpInterlockedPopEntrySList(list.list_head.get()) };
+        if entry.is_null() {
+            return flushed;
+        }
+        // SAFETY: `entry` came off the list, so the list's FreeEx routine owns freeing it.
+        unsafe { (list.free_ex)(entry, lookaside) };
+        flushed = flushed.wrapping_add(1);
+    }
+}
+
+/// The `AllocateEx` routine of a list initialized without one: pool, as Windows.
+unsafe extern "system" fn default_allocate(
+    pool_type: PoolType,
+    size: usize,
+    tag: u32,
+    _lookaside: *mut LookasideListEx,
+) -> *mut c_void {
+    // SAFETY: the pool allocator has no preconditions beyond its arguments.
+    unsafe { allocate_pool_with_tag(pool_type, size, tag) }
+}
+
+/// The `FreeEx` routine of a list initialized without one: pool, as Windows.
+unsafe extern "system" fn default_free(entry: *mut c_void, _lookaside: *mut LookasideListEx) {
+    // SAFETY: the list's entries come from `default_allocate`, i.e. from pool.
+    unsafe { free_pool(entry) };
+}
+
+/// `ExAllocatePoolWithTag`, counted.
+///
+/// # Safety
+/// Wine's `ExAllocatePoolWithTag` contract.
+#[unsafe(export_name = "fixture_ExAllocatePoolWithTag")]
+pub unsafe extern "system" fn allocate_pool_with_tag(
+    pool_type: PoolType,
+    size: usize,
+    tag: u32,
+) -> *mut c_void {
+    // SAFETY: the caller's arguments, passed on unchanged.
+    let block = unsafe { ExAllocatePoolWithTag(pool_type, size, tag) };
+    POOL.record_allocation(block.cast_const().cast());
+    block
+}
+
+/// `ExAllocatePool`, counted.
+///
+/// # Safety
+/// Wine's `ExAllocatePool` contract.
+#[unsafe(export_name = "fixture_ExAllocatePool")]
+pub unsafe extern "system" fn allocate_pool(pool_type: PoolType, size: usize) -> *mut c_void {
+    // SAFETY: the caller's arguments, passed on unchanged.
+    let block = unsafe { ExAllocatePool(pool_type, size) };
+    POOL.record_allocation(block.cast_const().cast());
+    block
+}
+
+/// `ExFreePool`, counted.
+///
+/// # Safety
+/// Wine's `ExFreePool` contract: `block` is a pool block the caller no longer uses.
+#[unsafe(export_name = "fixture_ExFreePool")]
+pub unsafe extern "system" fn free_pool(block: *mut c_void) {
+    POOL.record_free(block.cast_const().cast());
+    // SAFETY: the caller's argument, passed on unchanged.
+    unsafe { ExFreePool(block) };
+}
+
+/// `ExFreePoolWithTag`, counted.
+///
+/// # Safety
+/// Wine's `ExFreePoolWithTag` contract: `block` is a pool block the caller no longer uses.
+#[unsafe(export_name = "fixture_ExFreePoolWithTag")]
+pub unsafe extern "system" fn free_pool_with_tag(block: *mut c_void, tag: u32) {
+    POOL.record_free(block.cast_const().cast());
+    // SAFETY: the caller's arguments, passed on unchanged.
+    unsafe { ExFreePoolWithTag(block, tag) };
+}
+
+/// Prints the pool balance of this process.
+fn print_pool_balance() {
+    let (allocated, freed, outstanding) = POOL.snapshot();
+    // SAFETY: a NUL-terminated format whose conversions match the three 64-bit arguments.
+    unsafe {
+        DbgPrint(
+            c"ntoskrnl-fixture: pool balance: %I64u allocated, %I64u freed, %I64d outstanding\n"
+                .as_ptr(),
+            allocated,
+            freed,
+            outstanding,
+        )
+    };
+}
+
+/// The DLL entry point: reports the pool balance when the process ends.
+#[unsafe(no_mangle)]
+pub extern "system" fn fixture_dll_main(
+    _module: *mut c_void,
+    reason: u32,
+    _reserved: *mut c_void,
+) -> i32 {
+    if reason == DLL_PROCESS_DETACH {
+        print_pool_balance();
+    }
+    1
+}
+
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
+    // SAFETY: plain integer arguments; Wine's KeBugCheckEx reports the code and ends the process.
+    unsafe { KeBugCheckEx(PANIC_BUG_CHECK, 0, 0, 0, 0) };
+    loop {
+        core::hint::spin_loop();
+    }
+}
