@@ -1,0 +1,124 @@
+//! Build script: the link setup of whichever kernel backend is selected.
+//!
+//! - Windows build (feature `wdk`, the default, on a Windows host): `wdk-build` configures the
+//!   WDM driver link, exactly as in Microsoft's samples.
+//! - Linux cross-build (feature `ddk`): bindgen generates the kernel bindings from the MinGW-w64
+//!   DDK headers, llvm-dlltool makes `ntoskrnl.lib` from `ddk/ntoskrnl.def`, and lld-link gets
+//!   the native-driver flags.
+//! - Anything else (host tests, clippy on Linux): nothing to do.
+
+use std::env;
+use std::error::Error;
+
+fn main() -> Result<(), Box<dyn Error>> {
+    println!("cargo::rerun-if-changed=build.rs");
+    let target_os = env::var("CARGO_CFG_TARGET_OS")?;
+    if env::var_os("CARGO_FEATURE_DDK").is_some() && target_os == "windows" {
+        #[cfg(feature = "ddk")]
+        return ddk::configure();
+    }
+    #[cfg(all(windows, feature = "wdk"))]
+    if target_os == "windows" && env::var_os("CARGO_FEATURE_DDK").is_none() {
+        return Ok(wdk_build::configure_wdk_binary_build()?);
+    }
+    Ok(())
+}
+
+#[cfg(feature = "ddk")]
+mod ddk {
+    use std::env;
+    use std::error::Error;
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    /// Where Debian's `mingw-w64-x86-64-dev` puts the headers.
+    const DEFAULT_MINGW_INCLUDE: &str = "/usr/x86_64-w64-mingw32/include";
+
+    /// The kernel API the driver uses; bindgen pulls in the types they need.
+    const FUNCTIONS: &[&str] = &[
+        "DbgPrint",
+        "ExAllocatePoolWithTag",
+        "ExDeleteLookasideListEx",
+        "ExFreePoolWithTag",
+        "ExInitializeLookasideListEx",
+        "ExQueryDepthSList",
+        "ExpInterlockedPopEntrySList",
+        "ExpInterlockedPushEntrySList",
+        "MmGetSystemRoutineAddress",
+    ];
+    const TYPES: &[&str] = &[
+        "DRIVER_OBJECT",
+        "LIST_ENTRY",
+        "LOOKASIDE_LIST_EX",
+        "SLIST_ENTRY",
+        "SLIST_HEADER",
+        "UNICODE_STRING",
+    ];
+
+    pub fn configure() -> Result<(), Box<dyn Error>> {
+        let out = PathBuf::from(env::var("OUT_DIR")?);
+        let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
+        generate_bindings(&root.join("ddk/wrapper.h"), &out)?;
+        import_library(&root.join("ddk/ntoskrnl.def"), &out)?;
+        println!("cargo::rustc-link-search=native={}", out.display());
+        println!("cargo::rustc-link-lib=dylib=ntoskrnl");
+        for arg in ["/DRIVER", "/SUBSYSTEM:NATIVE", "/ENTRY:DriverEntry", "/NODEFAULTLIB"] {
+            println!("cargo::rustc-link-arg-cdylib={arg}");
+        }
+        Ok(())
+    }
+
+    fn generate_bindings(wrapper: &Path, out: &Path) -> Result<(), Box<dyn Error>> {
+        println!("cargo::rerun-if-changed={}", wrapper.display());
+        println!("cargo::rerun-if-env-changed=MINGW_INCLUDE");
+        let include = env::var("MINGW_INCLUDE").unwrap_or_else(|_| DEFAULT_MINGW_INCLUDE.into());
+        let ddk = Path::new(&include).join("ddk");
+        if !ddk.join("ntddk.h").is_file() {
+            return Err(format!(
+                "the MinGW-w64 DDK headers are missing ({}/ntddk.h): \
+                 apt-get install mingw-w64-x86-64-dev (or set MINGW_INCLUDE)",
+                ddk.display()
+            )
+            .into());
+        }
+        let mut builder = bindgen::Builder::default()
+            .header(wrapper.to_string_lossy())
+            .clang_args(["--target=x86_64-w64-mingw32", "-Wno-pragma-pack"])
+            .clang_arg(format!("-I{}", ddk.display()))
+            .clang_arg(format!("-I{include}"))
+            .use_core()
+            .ctypes_prefix("core::ffi")
+            .default_enum_style(bindgen::EnumVariation::ModuleConsts)
+            // Only its address is passed around; its fields are not the driver's business.
+            .opaque_type("_DRIVER_OBJECT")
+            .layout_tests(true)
+            .derive_debug(false);
+        for function in FUNCTIONS {
+            builder = builder.allowlist_function(function);
+        }
+        for ty in TYPES {
+            builder = builder.allowlist_type(ty);
+        }
+        let bindings = builder
+            .generate()
+            .map_err(|e| format!("bindgen over the MinGW-w64 DDK headers failed: {e}"))?;
+        bindings.write_to_file(out.join("ddk_bindings.rs"))?;
+        Ok(())
+    }
+
+    fn import_library(def: &Path, out: &Path) -> Result<(), Box<dyn Error>> {
+        println!("cargo::rerun-if-changed={}", def.display());
+        let lib = out.join("ntoskrnl.lib");
+        let status = Command::new("llvm-dlltool")
+            .args(["-m", "i386:x86-64", "-d"])
+            .arg(def)
+            .arg("-l")
+            .arg(&lib)
+            .status()
+            .map_err(|e| format!("llvm-dlltool could not run ({e}): apt-get install llvm"))?;
+        if !status.success() {
+            return Err(format!("llvm-dlltool failed on {}: {status}", def.display()).into());
+        }
+        Ok(())
+    }
+}
