@@ -5,6 +5,10 @@ use crate::kernel::ffi::{self as sim, Config};
 use crate::kernel::{ApiPath, STATUS_DEVICE_CONFIGURATION_ERROR};
 use crate::scenario::{TAG, driver_entry};
 
+#[path = "../expected/transcript.rs"]
+mod expected;
+use expected::name_addresses;
+
 /// Runs `DriverEntry` on a fresh simulated kernel; checks the status and that nothing leaked.
 fn run(config: Config, path: ApiPath) -> String {
     sim::reset(config);
@@ -18,92 +22,7 @@ fn run(config: Config, path: ApiPath) -> String {
     sim::transcript()
 }
 
-/// Replaces each 16-digit address with `A<n>`, numbered by first appearance, so transcripts
-/// compare exactly while the tests still see which block is which.
-fn name_addresses(transcript: &str) -> (String, Vec<String>) {
-    let mut seen: Vec<String> = Vec::new();
-    let mut out = String::new();
-    for line in transcript.split_inclusive('\n') {
-        let words: Vec<String> = line
-            .trim_end_matches('\n')
-            .split(' ')
-            .map(|word| {
-                let is_address = word.len() == 16
-                    && word
-                        .bytes()
-                        .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
-                if !is_address {
-                    return word.to_owned();
-                }
-                let n = seen.iter().position(|s| s == word).unwrap_or_else(|| {
-                    seen.push(word.to_owned());
-                    seen.len() - 1
-                });
-                format!("A{n}")
-            })
-            .collect();
-        out.push_str(&words.join(" "));
-        out.push_str(&line[line.trim_end_matches('\n').len()..]);
-    }
-    (out, seen)
-}
 
-/// The seed's transcript, line for line (`A0` is the control block, `A1`.. the blocks).
-const SEED_TRANSCRIPT: &str = "
-LookasideList: Entering DriverEntry
-LookasideList: Nonpaged memory for lookaside list allocated at address A0
-LookasideList: Lookaside list initialized
-LookasideList: Doubly linked list head initialized
-
-LookasideList: Start to allocate/free from/to lookaside list
-LookasideList: + Memory block allocated from lookaside list at address A1
-LookasideList: + Entry #1 added
-LookasideList: + Memory block allocated from lookaside list at address A2
-LookasideList: + Entry #2 added
-LookasideList: - Entry #2 removed
-LookasideList: - Memory block at address A2 returned to lookaside list
-LookasideList: + Memory block allocated from lookaside list at address A2
-LookasideList: + Entry #3 added
-LookasideList: + Memory block allocated from lookaside list at address A3
-LookasideList: + Entry #4 added
-LookasideList: - Entry #4 removed
-LookasideList: - Memory block at address A3 returned to lookaside list
-LookasideList: + Memory block allocated from lookaside list at address A3
-LookasideList: + Entry #5 added
-LookasideList: + Memory block allocated from lookaside list at address A4
-LookasideList: + Entry #6 added
-LookasideList: - Entry #6 removed
-LookasideList: - Memory block at address A4 returned to lookaside list
-LookasideList: + Memory block allocated from lookaside list at address A4
-LookasideList: + Entry #7 added
-LookasideList: + Memory block allocated from lookaside list at address A5
-LookasideList: + Entry #8 added
-LookasideList: - Entry #8 removed
-LookasideList: - Memory block at address A5 returned to lookaside list
-LookasideList: + Memory block allocated from lookaside list at address A5
-LookasideList: + Entry #9 added
-LookasideList: + Memory block allocated from lookaside list at address A6
-LookasideList: + Entry #10 added
-LookasideList: - Entry #10 removed
-LookasideList: - Memory block at address A6 returned to lookaside list
-
-LookasideList: Free the rest to lookaside list
-LookasideList: - Entry #9 removed
-LookasideList: - Memory block at address A5 returned to lookaside list
-LookasideList: - Entry #7 removed
-LookasideList: - Memory block at address A4 returned to lookaside list
-LookasideList: - Entry #5 removed
-LookasideList: - Memory block at address A3 returned to lookaside list
-LookasideList: - Entry #3 removed
-LookasideList: - Memory block at address A2 returned to lookaside list
-LookasideList: - Entry #1 removed
-LookasideList: - Memory block at address A1 returned to lookaside list
-LookasideList: Doubly linked list is empty
-
-LookasideList: Lookaside list deleted
-LookasideList: Nonpaged memory for lookaside list at address A0 released
-LookasideList: Leaving DriverEntry
-";
 
 fn every_kernel() -> [(Config, ApiPath); 4] {
     let old = Config::default();
@@ -124,7 +43,7 @@ fn every_kernel() -> [(Config, ApiPath); 4] {
 fn transcript_is_the_seeds_line_for_line_on_every_kernel_and_path() {
     for (config, path) in every_kernel() {
         let (transcript, addresses) = name_addresses(&run(config, path));
-        assert_eq!(transcript, SEED_TRANSCRIPT, "{config:?} {path:?}");
+        assert_eq!(transcript, expected::SEED, "{config:?} {path:?}");
         assert_eq!(
             addresses.len(),
             7,

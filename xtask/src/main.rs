@@ -1,1 +1,50 @@
-fn main() {}
+//! `cargo xtask`: the LookasideList commands for Linux.
+//!
+//! - `cargo xtask run`: build the driver and load it in Wine with `sc.exe`, printing the
+//!   driver's `DbgPrint` transcript as DebugView shows it and the decoded `DriverEntry` status;
+//! - `cargo xtask test`: every check (fmt, clippy, host tests, cross-build, PE checks, Wine
+//!   end-to-end);
+//! - `cargo xtask build`: only the cross-build of `LookasideList.sys` and the Wine fixture.
+//!
+//! Each installs the Debian packages it needs when run as root, and otherwise says which.
+
+mod build;
+mod cli;
+mod packages;
+mod pe;
+mod step;
+mod test;
+mod wine;
+
+#[path = "../../expected/transcript.rs"]
+mod expected;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let options = match cli::parse(std::env::args().skip(1)) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("error: {message}\n\n{}", cli::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    let result = match options.command {
+        cli::Command::Help => {
+            println!("{}", cli::USAGE);
+            Ok(())
+        }
+        cli::Command::Build => build::all(&options).map(|artifacts| {
+            println!("{}", artifacts.driver.display());
+        }),
+        cli::Command::Run => wine::run_main_job(&options),
+        cli::Command::Test => test::all(&options),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

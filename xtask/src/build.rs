@@ -1,0 +1,79 @@
+//! The Linux cross-build: Debian's rustc builds `core` for `x86_64-pc-windows-msvc` and
+//! lld-link links a native driver (`LookasideList.sys`) and the Wine fixture DLL.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result};
+
+use crate::cli::Options;
+use crate::{packages, step};
+
+pub const TARGET: &str = "x86_64-pc-windows-msvc";
+
+/// What the cross-build produces.
+pub struct Artifacts {
+    /// `LookasideList.sys`.
+    pub driver: PathBuf,
+    /// The Wine `ntoskrnl.exe` fixture (a DLL).
+    pub fixture: PathBuf,
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    root().join("target/windows")
+}
+
+/// Builds the driver and the fixture, after making sure the tools are installed.
+pub fn all(options: &Options) -> Result<Artifacts> {
+    packages::ensure(&[packages::BUILD], options.verbose)?;
+    cross_build(
+        "cross-building LookasideList.sys (Debian rustc, -Zbuild-std=core, lld-link)",
+        &["-p", "LookasideList", "--no-default-features", "--features", "ddk"],
+        options,
+    )?;
+    cross_build(
+        "cross-building the Wine ntoskrnl fixture",
+        &["-p", "ntoskrnl-fixture"],
+        options,
+    )?;
+    let out = target_dir().join(TARGET).join("release");
+    let driver = out.join("LookasideList.sys");
+    std::fs::copy(out.join("LookasideList.dll"), &driver)
+        .with_context(|| format!("copying the driver to {}", driver.display()))?;
+    Ok(Artifacts {
+        driver,
+        fixture: out.join("ntoskrnl_fixture.dll"),
+    })
+}
+
+fn cross_build(what: &str, args: &[&str], options: &Options) -> Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(root())
+        .args(["build", "--release", "--target", TARGET])
+        .args(["-Zbuild-std=core,compiler_builtins", "-Zbuild-std-features=compiler-builtins-mem"])
+        .args(args)
+        .arg("--target-dir")
+        .arg(target_dir())
+        // Debian's rustc ships the std sources that -Zbuild-std needs; RUSTC_BOOTSTRAP lets
+        // the stable tools accept -Z flags for this one build.
+        .env("RUSTC", "/usr/bin/rustc")
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env("CARGO_TARGET_X86_64_PC_WINDOWS_MSVC_LINKER", "lld-link")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER");
+    if !options.verbose {
+        command.arg("--quiet");
+    }
+    step::run(what, &mut command, options.verbose)?;
+    Ok(())
+}

@@ -1,0 +1,86 @@
+//! Checks that LookasideList.sys is what Windows expects of a kernel driver.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use anyhow::{Context, Result, ensure};
+use object::LittleEndian as LE;
+use object::pe::{IMAGE_FILE_MACHINE_AMD64, IMAGE_SUBSYSTEM_NATIVE};
+use object::read::pe::{ImageNtHeaders, ImageOptionalHeader, PeFile64};
+use object::Object;
+
+/// An upper bound on the driver's size, so that a change pulling in, say, float formatting
+/// or a panic path with its strings shows up.
+pub const SIZE_BUDGET: u64 = 16 * 1024;
+
+/// What was checked, for the report.
+pub struct Report {
+    pub size: u64,
+    pub imports: Vec<String>,
+}
+
+/// The names `ddk/ntoskrnl.def` lists.
+pub fn def_exports(def: &str) -> BTreeSet<String> {
+    def.lines()
+        .map(|line| line.split(';').next().unwrap_or("").trim())
+        .skip_while(|line| *line != "EXPORTS")
+        .skip(1)
+        .filter(|line| !line.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+pub fn check(driver: &Path, def: &Path) -> Result<Report> {
+    let data = std::fs::read(driver).with_context(|| format!("reading {}", driver.display()))?;
+    let size = data.len() as u64;
+    let pe = PeFile64::parse(&*data).context("LookasideList.sys is not a PE32+ image")?;
+    let headers = pe.nt_headers();
+    let machine = headers.file_header().machine.get(LE);
+    ensure!(machine == IMAGE_FILE_MACHINE_AMD64, "machine is {machine:#x}, not AMD64");
+    let optional = headers.optional_header();
+    let subsystem = optional.subsystem();
+    ensure!(subsystem == IMAGE_SUBSYSTEM_NATIVE, "subsystem is {subsystem}, not NATIVE (1)");
+
+    let entry = u64::from(optional.address_of_entry_point()) + optional.image_base();
+    let driver_entry = pe
+        .exports()?
+        .into_iter()
+        .find(|export| export.name() == b"DriverEntry")
+        .context("DriverEntry is not exported")?;
+    ensure!(
+        driver_entry.address() == entry,
+        "the entry point {entry:#x} is not DriverEntry ({:#x})",
+        driver_entry.address()
+    );
+
+    let mut imports = Vec::new();
+    for import in pe.imports()? {
+        let library = String::from_utf8_lossy(import.library()).into_owned();
+        ensure!(library.eq_ignore_ascii_case("ntoskrnl.exe"), "imports from {library}");
+        imports.push(String::from_utf8_lossy(import.name()).into_owned());
+    }
+    let def_text = std::fs::read_to_string(def).with_context(|| format!("reading {}", def.display()))?;
+    let listed = def_exports(&def_text);
+    let imported: BTreeSet<String> = imports.iter().cloned().collect();
+    ensure!(
+        imported == listed,
+        "the import table differs from {}: imported only {:?}, listed only {:?}",
+        def.display(),
+        imported.difference(&listed).collect::<Vec<_>>(),
+        listed.difference(&imported).collect::<Vec<_>>()
+    );
+    ensure!(size <= SIZE_BUDGET, "{size} bytes, over the {SIZE_BUDGET}-byte budget");
+    Ok(Report { size, imports })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::def_exports;
+
+    #[test]
+    fn reads_the_def_files_export_names() {
+        let def = "; comment\nLIBRARY ntoskrnl.exe\nEXPORTS\nDbgPrint\n  ExFreePoolWithTag ; why\n\n";
+        let names: Vec<_> = def_exports(def).into_iter().collect();
+        assert_eq!(names, ["DbgPrint", "ExFreePoolWithTag"]);
+    }
+}

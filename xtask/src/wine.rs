@@ -1,0 +1,358 @@
+//! Loading LookasideList.sys in Wine with `sc.exe`, and reading back what it printed.
+//!
+//! Wine's `winedevice.exe` hosts kernel drivers and prints their `DbgPrint` output on its
+//! `debugstr` channel. Wine 8 lacks the `Ex*LookasideListEx` routines, so winedevice loads the
+//! test fixture in `wine/ntoskrnl` as its `ntoskrnl.exe`: it forwards everything else to Wine's
+//! own kernel, renamed `wntoskrnl.dll`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::build::{self, Artifacts};
+use crate::cli::Options;
+use crate::{packages, step};
+
+pub const SERVICE: &str = "LookasideList";
+/// What `DriverEntry` returns by design.
+pub const STATUS_DEVICE_CONFIGURATION_ERROR: u32 = 0xC000_0182;
+const WINE_NTOSKRNL: &str = "/usr/lib/x86_64-linux-gnu/wine/x86_64-windows/ntoskrnl.exe";
+/// Marks a prefix this tool finished creating (a half-created one lacks it).
+const READY_MARKER: &str = ".lookasidelist-prefix-ready";
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A Wine prefix: `$WINEPREFIX` if set, else one of our own under `target/`.
+pub struct Prefix {
+    dir: PathBuf,
+    ours: bool,
+    verbose: bool,
+}
+
+/// What one `sc start` showed.
+pub struct Load {
+    /// The driver's DbgPrint output, split into lines as DebugView shows them.
+    pub transcript: Vec<String>,
+    /// The fixture's own lines (leak accounting), without their prefix.
+    pub fixture: Vec<String>,
+    /// The NTSTATUS DriverEntry returned, when Wine reported one.
+    pub status: Option<u32>,
+    /// Whether `sc start` reported success (the driver stayed loaded).
+    pub started: bool,
+    /// Signs of trouble in Wine's output: unimplemented functions, crashes.
+    pub problems: Vec<String>,
+}
+
+impl Prefix {
+    pub fn locate(options: &Options) -> Self {
+        match std::env::var_os("WINEPREFIX") {
+            Some(dir) if !dir.is_empty() => Self {
+                dir: PathBuf::from(dir),
+                ours: false,
+                verbose: options.verbose,
+            },
+            _ => Self {
+                dir: build::root().join("target/wine"),
+                ours: true,
+                verbose: options.verbose,
+            },
+        }
+    }
+
+    fn system32(&self) -> PathBuf {
+        self.dir.join("drive_c/windows/system32")
+    }
+
+    fn usable(&self) -> bool {
+        self.dir.join("system.reg").is_file()
+            && self.system32().join("ntoskrnl.exe").is_file()
+            && (!self.ours || self.dir.join(READY_MARKER).is_file())
+    }
+
+    /// A `wine`-family command with this prefix, headless and quiet.
+    pub fn command(&self, program: &str) -> Command {
+        let mut command = Command::new(program);
+        command
+            .env("WINEPREFIX", &self.dir)
+            // No Mono/Gecko installers (there is no network); no display needed.
+            .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
+            .env("WINEDEBUG", "-all")
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY");
+        command
+    }
+
+    /// Creates the prefix on first use; recreates one of ours that is half-created.
+    pub fn ensure(&self) -> Result<()> {
+        if self.usable() {
+            return Ok(());
+        }
+        if self.dir.exists() {
+            if !self.ours {
+                bail!(
+                    "WINEPREFIX={} is not a usable Wine prefix (no system.reg or system32\\ntoskrnl.exe): \
+                     remove it, or unset WINEPREFIX to use one under target/",
+                    self.dir.display()
+                );
+            }
+            step::progress(&format!(
+                "the Wine prefix {} is incomplete (an interrupted creation?): recreating it",
+                self.dir.display()
+            ));
+            self.kill_server();
+            fs::remove_dir_all(&self.dir)
+                .with_context(|| format!("removing {}", self.dir.display()))?;
+        }
+        fs::create_dir_all(&self.dir)?;
+        let what = format!("creating the Wine prefix {} (first run only, ~10 s)", self.dir.display());
+        step::run(&what, self.command("wineboot").arg("-i"), self.verbose)?;
+        self.wait_server();
+        if !self.dir.join("system.reg").is_file() {
+            bail!("wineboot finished but {} has no system.reg", self.dir.display());
+        }
+        if self.ours {
+            fs::write(self.dir.join(READY_MARKER), "created by cargo xtask\n")?;
+        }
+        Ok(())
+    }
+
+    fn kill_server(&self) {
+        let _ = self.command("wineserver").arg("-k").stderr(Stdio::null()).status();
+        self.wait_server();
+    }
+
+    fn wait_server(&self) {
+        let _ = self.command("wineserver").arg("-w").status();
+    }
+
+    /// `wineserver -w`, given up after `limit` (Wine's own services may keep it alive).
+    fn wait_server_for(&self, limit: Duration) {
+        let Ok(mut waiter) = self.command("wineserver").arg("-w").spawn() else {
+            return;
+        };
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if matches!(waiter.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = waiter.kill();
+        let _ = waiter.wait();
+    }
+
+    fn wine(&self, what: &str, args: &[&str]) -> Result<std::process::Output> {
+        step::run(what, self.command("wine").args(args), self.verbose)
+    }
+
+    /// Puts the fixture in as winedevice's `ntoskrnl.exe` (Wine's own becomes `wntoskrnl.dll`).
+    pub fn install_fixture(&self, fixture: &Path) -> Result<()> {
+        let system32 = self.system32();
+        fs::copy(WINE_NTOSKRNL, system32.join("wntoskrnl.dll"))
+            .with_context(|| format!("copying Wine's {WINE_NTOSKRNL} (package wine64)"))?;
+        fs::copy(fixture, system32.join("ntoskrnl.exe")).context("installing the fixture")?;
+        self.wine(
+            "installing the Wine ntoskrnl fixture for winedevice.exe",
+            &[
+                "reg",
+                "add",
+                r"HKCU\Software\Wine\AppDefaults\winedevice.exe\DllOverrides",
+                "/v",
+                "ntoskrnl.exe",
+                "/d",
+                "native,builtin",
+                "/f",
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Copies the driver to `system32\drivers` and (re)creates its service, replacing a stale one.
+    pub fn install_driver(&self, driver: &Path) -> Result<()> {
+        let drivers = self.system32().join("drivers");
+        fs::create_dir_all(&drivers)?;
+        fs::copy(driver, drivers.join("LookasideList.sys")).context("copying the driver")?;
+        // A service left by an earlier run (maybe with another binPath) is replaced.
+        let _ = self.command("wine").args(["sc", "delete", SERVICE]).output();
+        self.wine(
+            r"sc create LookasideList type= kernel binPath= C:\windows\system32\drivers\LookasideList.sys",
+            &[
+                "sc",
+                "create",
+                SERVICE,
+                "type=",
+                "kernel",
+                "binPath=",
+                r"C:\windows\system32\drivers\LookasideList.sys",
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// `sc start LookasideList` on a fresh wineserver, capturing Wine's debug output.
+    pub fn start(&self) -> Result<Load> {
+        // The driver's output goes to the stderr of whichever wine command starts the server,
+        // so it must be this one.
+        self.kill_server();
+        step::progress("sc start LookasideList");
+        let mut child = self
+            .command("wine")
+            .args(["sc", "start", SERVICE])
+            .env("WINEDEBUG", "-all,+debugstr,err+ntoskrnl,err+sc,err+seh,err+module")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting `wine sc start`")?;
+        let stderr = child.stderr.take().expect("piped");
+        let reader = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut { stderr }, &mut text);
+            text
+        });
+        let started = Instant::now();
+        let exit = loop {
+            if let Some(status) = child.try_wait()? {
+                break status;
+            }
+            if started.elapsed() > START_TIMEOUT {
+                let _ = child.kill();
+                self.kill_server();
+                bail!("`sc start` did not finish in {} s", START_TIMEOUT.as_secs());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // Let the driver's winedevice exit by itself (its fixture prints the final pool balance
+        // on process detach) before stopping whatever else still runs.
+        self.wait_server_for(Duration::from_secs(10));
+        self.kill_server();
+        let raw = String::from_utf8_lossy(&reader.join().unwrap_or_default()).into_owned();
+        if self.verbose {
+            eprint!("{raw}");
+        }
+        let mut load = parse(&raw);
+        load.started = exit.success();
+        Ok(load)
+    }
+}
+
+/// Splits Wine's debug output into the driver's lines, the fixture's lines, the status and
+/// any trouble.
+pub fn parse(raw: &str) -> Load {
+    const DBGPRINT: &str = ":warn:debugstr:vDbgPrintExWithPrefix ";
+    let mut text = String::new();
+    let mut problems = Vec::new();
+    let mut status = None;
+    let mut in_dbgprint = false;
+    for line in raw.lines() {
+        if let Some(at) = line.find(DBGPRINT) {
+            // "<tid>:warn:debugstr:vDbgPrintExWithPrefix <component>:<level>: <text>"
+            let rest = &line[at + DBGPRINT.len()..];
+            let text_start = rest.find(": ").map_or(rest.len(), |i| i + 2);
+            text.push_str(&rest[text_start..]);
+            text.push('\n');
+            in_dbgprint = true;
+        } else if is_wine_message(line) {
+            in_dbgprint = false;
+            if let Some(code) = line.split("ZwLoadDriver failed to create driver").nth(1) {
+                status = code.rsplit(": ").next().and_then(|hex| u32::from_str_radix(hex.trim(), 16).ok());
+            }
+            let trouble = ["unimplemented function", "Unhandled", "page fault", "starting debugger", "err:seh"];
+            if trouble.iter().any(|t| line.contains(t)) {
+                problems.push(line.to_owned());
+            }
+        } else if in_dbgprint {
+            // A DbgPrint string's later lines arrive without Wine's prefix.
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    let mut transcript = Vec::new();
+    let mut fixture = Vec::new();
+    for line in text.lines() {
+        match line.strip_prefix("ntoskrnl-fixture: ") {
+            Some(rest) => fixture.push(rest.to_owned()),
+            None => transcript.push(line.to_owned()),
+        }
+    }
+    Load {
+        transcript,
+        fixture,
+        status,
+        started: false,
+        problems,
+    }
+}
+
+/// A line Wine itself wrote: `<tid>:<class>:<channel>:...` or `wine: ...`.
+fn is_wine_message(line: &str) -> bool {
+    if line.starts_with("wine:") {
+        return true;
+    }
+    let mut parts = line.splitn(3, ':');
+    let (Some(tid), Some(class)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    !tid.is_empty()
+        && tid.len() <= 8
+        && tid.bytes().all(|b| b.is_ascii_hexdigit())
+        && ["err", "warn", "fixme", "trace"].contains(&class)
+}
+
+/// The status as `0xC0000182 STATUS_DEVICE_CONFIGURATION_ERROR`.
+pub fn describe(status: u32) -> String {
+    let name = match status {
+        0 => "STATUS_SUCCESS",
+        STATUS_DEVICE_CONFIGURATION_ERROR => "STATUS_DEVICE_CONFIGURATION_ERROR",
+        0xC000_0001 => "STATUS_UNSUCCESSFUL",
+        0xC000_009A => "STATUS_INSUFFICIENT_RESOURCES",
+        0xC000_007A => "STATUS_PROCEDURE_NOT_FOUND",
+        0xC000_0135 => "STATUS_DLL_NOT_FOUND",
+        _ => "an unexpected status",
+    };
+    format!("0x{status:08X} {name}")
+}
+
+/// Builds everything, installs and loads the driver once.
+pub fn load_once(options: &Options, artifacts: &Artifacts) -> Result<Load> {
+    let prefix = Prefix::locate(options);
+    prefix.ensure()?;
+    prefix.install_fixture(&artifacts.fixture)?;
+    prefix.install_driver(&artifacts.driver)?;
+    prefix.start()
+}
+
+/// The main job: build, load, print the transcript like DebugView and the decoded status.
+pub fn run_main_job(options: &Options) -> Result<()> {
+    packages::ensure(&[packages::BUILD, packages::WINE], options.verbose)?;
+    let artifacts = build::all(options)?;
+    let load = load_once(options, &artifacts)?;
+    println!();
+    for line in &load.transcript {
+        println!("{line}");
+    }
+    if !load.fixture.is_empty() {
+        eprintln!("\nWine fixture (leak accounting, not driver output):");
+        for line in &load.fixture {
+            eprintln!("  {line}");
+        }
+    }
+    for problem in &load.problems {
+        eprintln!("wine: {problem}");
+    }
+    println!();
+    match (load.status, load.started) {
+        (Some(STATUS_DEVICE_CONFIGURATION_ERROR), false) if load.problems.is_empty() => {
+            println!(
+                "DriverEntry returned {} — expected: the driver unloads itself",
+                describe(STATUS_DEVICE_CONFIGURATION_ERROR)
+            );
+            Ok(())
+        }
+        (Some(status), _) => bail!("DriverEntry returned {}; expected {}", describe(status), describe(STATUS_DEVICE_CONFIGURATION_ERROR)),
+        (None, true) => bail!("the driver started and stayed loaded; it should have returned {}", describe(STATUS_DEVICE_CONFIGURATION_ERROR)),
+        (None, false) => bail!("Wine did not report DriverEntry's status (rerun with --verbose to see Wine's output)"),
+    }
+}
