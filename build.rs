@@ -62,7 +62,12 @@ mod ddk {
         import_library(&root.join("ddk/ntoskrnl.def"), &out)?;
         println!("cargo::rustc-link-search=native={}", out.display());
         println!("cargo::rustc-link-lib=dylib=ntoskrnl");
-        for arg in ["/DRIVER", "/SUBSYSTEM:NATIVE", "/ENTRY:DriverEntry", "/NODEFAULTLIB"] {
+        for arg in [
+            "/DRIVER",
+            "/SUBSYSTEM:NATIVE",
+            "/ENTRY:DriverEntry",
+            "/NODEFAULTLIB",
+        ] {
             println!("cargo::rustc-link-arg-cdylib={arg}");
         }
         Ok(())

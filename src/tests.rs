@@ -22,8 +22,6 @@ fn run(config: Config, path: ApiPath) -> String {
     sim::transcript()
 }
 
-
-
 fn every_kernel() -> [(Config, ApiPath); 4] {
     let old = Config::default();
     let new = Config {

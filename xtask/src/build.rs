@@ -36,7 +36,13 @@ pub fn all(options: &Options) -> Result<Artifacts> {
     packages::ensure(&[packages::BUILD], options.verbose)?;
     cross_build(
         "cross-building LookasideList.sys (Debian rustc, -Zbuild-std=core, lld-link)",
-        &["-p", "LookasideList", "--no-default-features", "--features", "ddk"],
+        &[
+            "-p",
+            "LookasideList",
+            "--no-default-features",
+            "--features",
+            "ddk",
+        ],
         options,
     )?;
     cross_build(
@@ -60,7 +66,10 @@ fn cross_build(what: &str, args: &[&str], options: &Options) -> Result<()> {
     command
         .current_dir(root())
         .args(["build", "--release", "--target", TARGET])
-        .args(["-Zbuild-std=core,compiler_builtins", "-Zbuild-std-features=compiler-builtins-mem"])
+        .args([
+            "-Zbuild-std=core,compiler_builtins",
+            "-Zbuild-std-features=compiler-builtins-mem",
+        ])
         .args(args)
         .arg("--target-dir")
         .arg(target_dir())

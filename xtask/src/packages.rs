@@ -14,18 +14,42 @@ pub struct Need {
 
 /// For the cross-build of LookasideList.sys and the Wine fixture.
 pub const BUILD: &[Need] = &[
-    Need { package: "rustc-web", why: "a rustc (/usr/bin/rustc) that can build `core` from source" },
-    Need { package: "rust-web-src", why: "the sources of `core` for -Zbuild-std" },
-    Need { package: "lld", why: "lld-link, the PE/COFF linker" },
-    Need { package: "llvm", why: "llvm-dlltool, which makes the import libraries" },
-    Need { package: "mingw-w64-x86-64-dev", why: "the DDK headers bindgen reads" },
-    Need { package: "libclang-dev", why: "libclang, which bindgen drives" },
+    Need {
+        package: "rustc-web",
+        why: "a rustc (/usr/bin/rustc) that can build `core` from source",
+    },
+    Need {
+        package: "rust-web-src",
+        why: "the sources of `core` for -Zbuild-std",
+    },
+    Need {
+        package: "lld",
+        why: "lld-link, the PE/COFF linker",
+    },
+    Need {
+        package: "llvm",
+        why: "llvm-dlltool, which makes the import libraries",
+    },
+    Need {
+        package: "mingw-w64-x86-64-dev",
+        why: "the DDK headers bindgen reads",
+    },
+    Need {
+        package: "libclang-dev",
+        why: "libclang, which bindgen drives",
+    },
 ];
 
 /// For loading the driver.
 pub const WINE: &[Need] = &[
-    Need { package: "wine", why: "the wine launcher" },
-    Need { package: "wine64", why: "64-bit Wine, whose winedevice.exe hosts kernel drivers" },
+    Need {
+        package: "wine",
+        why: "the wine launcher",
+    },
+    Need {
+        package: "wine64",
+        why: "64-bit Wine, whose winedevice.exe hosts kernel drivers",
+    },
 ];
 
 fn installed(package: &str) -> Result<bool> {
@@ -55,16 +79,25 @@ pub fn ensure(needs: &[&[Need]], verbose: bool) -> Result<()> {
         return Ok(());
     }
     let names: Vec<&str> = missing.iter().map(|need| need.package).collect();
-    let line = format!("apt-get install --no-install-recommends {}", names.join(" "));
+    let line = format!(
+        "apt-get install --no-install-recommends {}",
+        names.join(" ")
+    );
     let reasons: String = missing
         .iter()
         .map(|need| format!("\n  {}: {}", need.package, need.why))
         .collect();
     if !is_root() {
-        bail!("missing Debian packages:{reasons}\ninstall them as root with:\n  apt-get update && {line}");
+        bail!(
+            "missing Debian packages:{reasons}\ninstall them as root with:\n  apt-get update && {line}"
+        );
     }
     step::progress(&format!("installing missing Debian packages:{reasons}"));
-    step::run("apt-get update", Command::new("apt-get").args(["update", "-q"]), verbose)?;
+    step::run(
+        "apt-get update",
+        Command::new("apt-get").args(["update", "-q"]),
+        verbose,
+    )?;
     step::run(
         &format!("{line} (this takes a few minutes)"),
         Command::new("apt-get")

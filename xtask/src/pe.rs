@@ -3,11 +3,11 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Context, Result, bail, ensure};
 use object::LittleEndian as LE;
 use object::pe::{IMAGE_FILE_MACHINE_AMD64, IMAGE_SUBSYSTEM_NATIVE};
 use object::read::pe::{ImageNtHeaders, ImageOptionalHeader, PeFile64};
-use object::Object;
+use object::{ExportTarget, NameOrOrdinal, Object};
 
 /// An upper bound on the driver's size, so that a change pulling in, say, float formatting
 /// or a panic path with its strings shows up.
@@ -36,30 +36,48 @@ pub fn check(driver: &Path, def: &Path) -> Result<Report> {
     let pe = PeFile64::parse(&*data).context("LookasideList.sys is not a PE32+ image")?;
     let headers = pe.nt_headers();
     let machine = headers.file_header().machine.get(LE);
-    ensure!(machine == IMAGE_FILE_MACHINE_AMD64, "machine is {machine:#x}, not AMD64");
+    ensure!(
+        machine == IMAGE_FILE_MACHINE_AMD64,
+        "machine is {machine:#x}, not AMD64"
+    );
     let optional = headers.optional_header();
     let subsystem = optional.subsystem();
-    ensure!(subsystem == IMAGE_SUBSYSTEM_NATIVE, "subsystem is {subsystem}, not NATIVE (1)");
+    ensure!(
+        subsystem == IMAGE_SUBSYSTEM_NATIVE,
+        "subsystem is {subsystem}, not NATIVE (1)"
+    );
 
     let entry = u64::from(optional.address_of_entry_point()) + optional.image_base();
-    let driver_entry = pe
-        .exports()?
-        .into_iter()
-        .find(|export| export.name() == b"DriverEntry")
-        .context("DriverEntry is not exported")?;
+    let mut driver_entry = None;
+    for export in pe.exports()? {
+        let export = export?;
+        if let (NameOrOrdinal::Name(b"DriverEntry"), ExportTarget::Address { address }) =
+            (export.name(), export.target())
+        {
+            driver_entry = Some(address);
+        }
+    }
+    let driver_entry = driver_entry.context("DriverEntry is not exported")?;
     ensure!(
-        driver_entry.address() == entry,
-        "the entry point {entry:#x} is not DriverEntry ({:#x})",
-        driver_entry.address()
+        driver_entry == entry,
+        "the entry point {entry:#x} is not DriverEntry ({driver_entry:#x})"
     );
 
     let mut imports = Vec::new();
     for import in pe.imports()? {
+        let import = import?;
         let library = String::from_utf8_lossy(import.library()).into_owned();
-        ensure!(library.eq_ignore_ascii_case("ntoskrnl.exe"), "imports from {library}");
-        imports.push(String::from_utf8_lossy(import.name()).into_owned());
+        ensure!(
+            library.eq_ignore_ascii_case("ntoskrnl.exe"),
+            "imports from {library}"
+        );
+        let NameOrOrdinal::Name(name) = import.name() else {
+            bail!("an import by ordinal from {library}");
+        };
+        imports.push(String::from_utf8_lossy(name).into_owned());
     }
-    let def_text = std::fs::read_to_string(def).with_context(|| format!("reading {}", def.display()))?;
+    let def_text =
+        std::fs::read_to_string(def).with_context(|| format!("reading {}", def.display()))?;
     let listed = def_exports(&def_text);
     let imported: BTreeSet<String> = imports.iter().cloned().collect();
     ensure!(
@@ -69,7 +87,10 @@ pub fn check(driver: &Path, def: &Path) -> Result<Report> {
         imported.difference(&listed).collect::<Vec<_>>(),
         listed.difference(&imported).collect::<Vec<_>>()
     );
-    ensure!(size <= SIZE_BUDGET, "{size} bytes, over the {SIZE_BUDGET}-byte budget");
+    ensure!(
+        size <= SIZE_BUDGET,
+        "{size} bytes, over the {SIZE_BUDGET}-byte budget"
+    );
     Ok(Report { size, imports })
 }
 
@@ -79,7 +100,8 @@ mod tests {
 
     #[test]
     fn reads_the_def_files_export_names() {
-        let def = "; comment\nLIBRARY ntoskrnl.exe\nEXPORTS\nDbgPrint\n  ExFreePoolWithTag ; why\n\n";
+        let def =
+            "; comment\nLIBRARY ntoskrnl.exe\nEXPORTS\nDbgPrint\n  ExFreePoolWithTag ; why\n\n";
         let names: Vec<_> = def_exports(def).into_iter().collect();
         assert_eq!(names, ["DbgPrint", "ExFreePoolWithTag"]);
     }

@@ -53,19 +53,34 @@ pub fn all(options: &Options) -> Result<()> {
     let mut tally = Tally::default();
     tally.record(
         "cargo fmt --check",
-        step::run("cargo fmt --all --check", cargo().args(["fmt", "--all", "--check"]), options.verbose)
-            .map(drop),
+        step::run(
+            "cargo fmt --all --check",
+            cargo().args(["fmt", "--all", "--check"]),
+            options.verbose,
+        )
+        .map(drop),
     );
     tally.record(
         "cargo clippy",
         cargo_shown(
             "cargo clippy --workspace --all-targets -- -D warnings",
-            &["clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings"],
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--quiet",
+                "--",
+                "-D",
+                "warnings",
+            ],
         ),
     );
     tally.record(
         "host unit tests",
-        cargo_shown("cargo test --workspace (host unit tests, simulated kernel)", &["test", "--workspace"]),
+        cargo_shown(
+            "cargo test --workspace (host unit tests, simulated kernel)",
+            &["test", "--workspace"],
+        ),
     );
     match build::all(options) {
         Ok(artifacts) => {
@@ -79,7 +94,11 @@ pub fn all(options: &Options) -> Result<()> {
     for (name, error) in &tally.failed {
         eprintln!("failed: {name}: {error}");
     }
-    println!("xtask: {} passed, {} failed", tally.passed.len(), tally.failed.len());
+    println!(
+        "xtask: {} passed, {} failed",
+        tally.passed.len(),
+        tally.failed.len()
+    );
     if tally.failed.is_empty() {
         Ok(())
     } else {
@@ -98,7 +117,10 @@ fn pe_checks(artifacts: &Artifacts, tally: &mut Tally) {
             report.imports.join(", ")
         );
     }
-    tally.record("PE: AMD64, native subsystem, entry DriverEntry, imports = ntoskrnl.def, size", report.map(drop));
+    tally.record(
+        "PE: AMD64, native subsystem, entry DriverEntry, imports = ntoskrnl.def, size",
+        report.map(drop),
+    );
 }
 
 fn wine_checks(options: &Options, artifacts: &Artifacts, tally: &mut Tally) {
@@ -110,35 +132,70 @@ fn wine_checks(options: &Options, artifacts: &Artifacts, tally: &mut Tally) {
 
 /// The transcript as one string, as the host tests see theirs.
 fn joined(load: &Load) -> String {
-    load.transcript.iter().map(|line| format!("{line}\n")).collect()
+    load.transcript
+        .iter()
+        .map(|line| format!("{line}\n"))
+        .collect()
 }
 
 fn check_seed_run(load: &Load, tally: &mut Tally) {
     let (named, addresses) = expected::name_addresses(&joined(load));
-    tally.record("Wine: every seed line, in order", compare(&named, expected::SEED));
+    tally.record(
+        "Wine: every seed line, in order",
+        compare(&named, expected::SEED),
+    );
     tally.record("Wine: LIFO drain (9, 7, 5, 3, 1)", {
-        let drained = named.split_once("Free the rest").map_or("", |(_, rest)| rest);
+        let drained = named
+            .split_once("Free the rest")
+            .map_or("", |(_, rest)| rest);
         let order: Vec<&str> = drained
             .lines()
-            .filter_map(|line| line.strip_prefix("LookasideList: - Entry #")?.strip_suffix(" removed"))
+            .filter_map(|line| {
+                line.strip_prefix("LookasideList: - Entry #")?
+                    .strip_suffix(" removed")
+            })
             .collect();
-        if order == ["9", "7", "5", "3", "1"] { Ok(()) } else { Err(anyhow::anyhow!("drained {order:?}")) }
-    });
-    tally.record("Wine: a freed block is handed out by the next allocation", block_reuse(&named));
-    tally.record("Wine: seven distinct addresses (control block + six blocks)", {
-        if addresses.len() == 7 { Ok(()) } else { Err(anyhow::anyhow!("{} addresses: {addresses:?}", addresses.len())) }
-    });
-    tally.record("Wine: DriverEntry returned STATUS_DEVICE_CONFIGURATION_ERROR", {
-        match (load.status, load.started) {
-            (Some(wine::STATUS_DEVICE_CONFIGURATION_ERROR), false) => Ok(()),
-            (status, started) => Err(anyhow::anyhow!(
-                "status {}, sc start succeeded: {started}",
-                status.map_or_else(|| "not reported".into(), wine::describe)
-            )),
+        if order == ["9", "7", "5", "3", "1"] {
+            Ok(())
+        } else {
+            Err(anyhow::anyhow!("drained {order:?}"))
         }
     });
+    tally.record(
+        "Wine: a freed block is handed out by the next allocation",
+        block_reuse(&named),
+    );
+    tally.record(
+        "Wine: seven distinct addresses (control block + six blocks)",
+        {
+            if addresses.len() == 7 {
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!(
+                    "{} addresses: {addresses:?}",
+                    addresses.len()
+                ))
+            }
+        },
+    );
+    tally.record(
+        "Wine: DriverEntry returned STATUS_DEVICE_CONFIGURATION_ERROR",
+        {
+            match (load.status, load.started) {
+                (Some(wine::STATUS_DEVICE_CONFIGURATION_ERROR), false) => Ok(()),
+                (status, started) => Err(anyhow::anyhow!(
+                    "status {}, sc start succeeded: {started}",
+                    status.map_or_else(|| "not reported".into(), wine::describe)
+                )),
+            }
+        },
+    );
     tally.record("Wine: no unimplemented function, no crash", {
-        if load.problems.is_empty() { Ok(()) } else { Err(anyhow::anyhow!("{:?}", load.problems)) }
+        if load.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(anyhow::anyhow!("{:?}", load.problems))
+        }
     });
     tally.record("Wine fixture: nothing leaked", no_leak(load));
 }
@@ -153,7 +210,13 @@ fn compare(actual: &str, expected: &str) -> Result<()> {
         .enumerate()
         .find(|(_, (a, e))| a != e)
         .map_or_else(
-            || format!("{} lines, expected {}", actual.lines().count(), expected.lines().count()),
+            || {
+                format!(
+                    "{} lines, expected {}",
+                    actual.lines().count(),
+                    expected.lines().count()
+                )
+            },
             |(i, (a, e))| format!("line {}: got {a:?}, expected {e:?}", i + 1),
         );
     bail!("{first_difference}")
@@ -166,7 +229,9 @@ fn block_reuse(named: &str) -> Result<()> {
         let freed = pair[0]
             .strip_prefix("LookasideList: - Memory block at address ")
             .and_then(|rest| rest.strip_suffix(" returned to lookaside list"));
-        let next = pair[1].strip_prefix("LookasideList: + Memory block allocated from lookaside list at address ");
+        let next = pair[1].strip_prefix(
+            "LookasideList: + Memory block allocated from lookaside list at address ",
+        );
         if let (Some(freed), Some(next)) = (freed, next) {
             if freed != next {
                 bail!("freed {freed}, then allocated {next}");
@@ -174,7 +239,11 @@ fn block_reuse(named: &str) -> Result<()> {
             reused += 1;
         }
     }
-    if reused == 4 { Ok(()) } else { bail!("{reused} reuses, expected 4 (rounds 2 to 5)") }
+    if reused == 4 {
+        Ok(())
+    } else {
+        bail!("{reused} reuses, expected 4 (rounds 2 to 5)")
+    }
 }
 
 fn no_leak(load: &Load) -> Result<()> {

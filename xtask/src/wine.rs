@@ -106,11 +106,17 @@ impl Prefix {
                 .with_context(|| format!("removing {}", self.dir.display()))?;
         }
         fs::create_dir_all(&self.dir)?;
-        let what = format!("creating the Wine prefix {} (first run only, ~10 s)", self.dir.display());
+        let what = format!(
+            "creating the Wine prefix {} (first run only, ~10 s)",
+            self.dir.display()
+        );
         step::run(&what, self.command("wineboot").arg("-i"), self.verbose)?;
         self.wait_server();
         if !self.dir.join("system.reg").is_file() {
-            bail!("wineboot finished but {} has no system.reg", self.dir.display());
+            bail!(
+                "wineboot finished but {} has no system.reg",
+                self.dir.display()
+            );
         }
         if self.ours {
             fs::write(self.dir.join(READY_MARKER), "created by cargo xtask\n")?;
@@ -119,7 +125,11 @@ impl Prefix {
     }
 
     fn kill_server(&self) {
-        let _ = self.command("wineserver").arg("-k").stderr(Stdio::null()).status();
+        let _ = self
+            .command("wineserver")
+            .arg("-k")
+            .stderr(Stdio::null())
+            .status();
         self.wait_server();
     }
 
@@ -175,7 +185,10 @@ impl Prefix {
         fs::create_dir_all(&drivers)?;
         fs::copy(driver, drivers.join("LookasideList.sys")).context("copying the driver")?;
         // A service left by an earlier run (maybe with another binPath) is replaced.
-        let _ = self.command("wine").args(["sc", "delete", SERVICE]).output();
+        let _ = self
+            .command("wine")
+            .args(["sc", "delete", SERVICE])
+            .output();
         self.wine(
             r"sc create LookasideList type= kernel binPath= C:\windows\system32\drivers\LookasideList.sys",
             &[
@@ -200,7 +213,10 @@ impl Prefix {
         let mut child = self
             .command("wine")
             .args(["sc", "start", SERVICE])
-            .env("WINEDEBUG", "-all,+debugstr,err+ntoskrnl,err+sc,err+seh,err+module")
+            .env(
+                "WINEDEBUG",
+                "-all,+debugstr,err+ntoskrnl,err+sc,err+seh,err+module",
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -257,9 +273,18 @@ pub fn parse(raw: &str) -> Load {
         } else if is_wine_message(line) {
             in_dbgprint = false;
             if let Some(code) = line.split("ZwLoadDriver failed to create driver").nth(1) {
-                status = code.rsplit(": ").next().and_then(|hex| u32::from_str_radix(hex.trim(), 16).ok());
+                status = code
+                    .rsplit(": ")
+                    .next()
+                    .and_then(|hex| u32::from_str_radix(hex.trim(), 16).ok());
             }
-            let trouble = ["unimplemented function", "Unhandled", "page fault", "starting debugger", "err:seh"];
+            let trouble = [
+                "unimplemented function",
+                "Unhandled",
+                "page fault",
+                "starting debugger",
+                "err:seh",
+            ];
             if trouble.iter().any(|t| line.contains(t)) {
                 problems.push(line.to_owned());
             }
@@ -351,8 +376,17 @@ pub fn run_main_job(options: &Options) -> Result<()> {
             );
             Ok(())
         }
-        (Some(status), _) => bail!("DriverEntry returned {}; expected {}", describe(status), describe(STATUS_DEVICE_CONFIGURATION_ERROR)),
-        (None, true) => bail!("the driver started and stayed loaded; it should have returned {}", describe(STATUS_DEVICE_CONFIGURATION_ERROR)),
-        (None, false) => bail!("Wine did not report DriverEntry's status (rerun with --verbose to see Wine's output)"),
+        (Some(status), _) => bail!(
+            "DriverEntry returned {}; expected {}",
+            describe(status),
+            describe(STATUS_DEVICE_CONFIGURATION_ERROR)
+        ),
+        (None, true) => bail!(
+            "the driver started and stayed loaded; it should have returned {}",
+            describe(STATUS_DEVICE_CONFIGURATION_ERROR)
+        ),
+        (None, false) => bail!(
+            "Wine did not report DriverEntry's status (rerun with --verbose to see Wine's output)"
+        ),
     }
 }
