@@ -57,8 +57,8 @@ impl<'list, T: Linked> Chain<'list, T> {
             head.write(LIST_ENTRY {
                 Flink: head,
                 Blink: head,
-            })
-        };
+            });
+        }
     }
 
     /// `IsListEmpty` (a head never initialised is empty too).
@@ -106,8 +106,8 @@ impl<'list, T: Linked> Chain<'list, T> {
             entry.write(LIST_ENTRY {
                 Flink: first,
                 Blink: head,
-            })
-        };
+            });
+        }
         // SAFETY: `first` is live and linked (checked above); the chain is pinned and borrowed
         // mutably, so no one else touches its links.
         unsafe { (*first).Blink = entry };

@@ -198,7 +198,7 @@ pub fn debug_print(args: fmt::Arguments<'_>) {
         state
             .transcript
             .write_fmt(args)
-            .expect("String never fails")
+            .expect("String never fails");
     });
 }
 

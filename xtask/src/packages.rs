@@ -85,7 +85,7 @@ pub fn ensure(needs: &[&[Need]], verbose: bool) -> Result<()> {
     );
     let reasons: String = missing
         .iter()
-        .map(|need| format!("\n  {}: {}", need.package, need.why))
+        .flat_map(|need| ["\n  ", need.package, ": ", need.why])
         .collect();
     if !is_root() {
         bail!(

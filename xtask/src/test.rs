@@ -134,7 +134,13 @@ fn wine_checks(options: &Options, artifacts: &Artifacts, tally: &mut Tally) {
 fn joined(load: &Load) -> String {
     load.transcript
         .iter()
-        .map(|line| format!("{line}\n"))
+        .flat_map(|line| {
+            [
+                line.as_str(),
+                "
+",
+            ]
+        })
         .collect()
 }
 
