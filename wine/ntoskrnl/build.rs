@@ -52,8 +52,10 @@ const DEFAULT_WINE_NTOSKRNL: &str = "/usr/lib/x86_64-linux-gnu/wine/x86_64-windo
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    if env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("windows") {
-        // Host builds are the plain library with the unit tests.
+    if env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("windows")
+        || env::var_os("CARGO_FEATURE_WINE").is_none()
+    {
+        // Without the `wine` feature the crate is the plain library with the unit tests.
         return;
     }
     let target = env::var("TARGET").unwrap_or_default();

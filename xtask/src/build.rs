@@ -47,7 +47,7 @@ pub fn all(options: &Options) -> Result<Artifacts> {
     )?;
     cross_build(
         "cross-building the Wine ntoskrnl fixture",
-        &["-p", "ntoskrnl-fixture"],
+        &["-p", "ntoskrnl-fixture", "--features", "wine"],
         options,
     )?;
     let out = target_dir().join(TARGET).join("release");

@@ -2,7 +2,7 @@
 
 // Without the shim (a host library build) only the tests use this module.
 #![cfg_attr(
-    not(any(target_os = "windows", test)),
+    not(any(all(target_os = "windows", feature = "wine"), test)),
     expect(dead_code, reason = "used by the Windows shim and the host tests only")
 )]
 
