@@ -36,23 +36,42 @@ mod ddk {
 
     /// The kernel API the driver uses; bindgen pulls in the types they need.
     const FUNCTIONS: &[&str] = &[
+        "DbgBreakPoint",
         "DbgPrint",
         "ExAllocatePoolWithTag",
         "ExDeleteLookasideListEx",
+        "ExFlushLookasideListEx",
         "ExFreePoolWithTag",
         "ExInitializeLookasideListEx",
         "ExQueryDepthSList",
         "ExpInterlockedPopEntrySList",
         "ExpInterlockedPushEntrySList",
+        "KdRefreshDebuggerNotPresent",
+        "KeQueryPerformanceCounter",
         "MmGetSystemRoutineAddress",
+        "PsCreateSystemThread",
+        "PsTerminateSystemThread",
+        "ZwClose",
+        "ZwOpenKey",
+        "ZwQueryValueKey",
+        "ZwWaitForSingleObject",
     ];
     const TYPES: &[&str] = &[
         "DRIVER_OBJECT",
+        "KEY_VALUE_INFORMATION_CLASS",
         "LIST_ENTRY",
         "LOOKASIDE_LIST_EX",
         "SLIST_ENTRY",
         "SLIST_HEADER",
         "UNICODE_STRING",
+    ];
+    /// Plain `#define`s bindgen evaluates.
+    const CONSTANTS: &[&str] = &[
+        "KEY_QUERY_VALUE",
+        "OBJ_CASE_INSENSITIVE",
+        "OBJ_KERNEL_HANDLE",
+        "REG_DWORD",
+        "SYNCHRONIZE",
     ];
 
     pub fn configure() -> Result<(), Box<dyn Error>> {
@@ -103,6 +122,9 @@ mod ddk {
         }
         for ty in TYPES {
             builder = builder.allowlist_type(ty);
+        }
+        for constant in CONSTANTS {
+            builder = builder.allowlist_var(constant);
         }
         let bindings = builder
             .generate()

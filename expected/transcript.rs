@@ -34,3 +34,12 @@ pub fn name_addresses(transcript: &str) -> (String, Vec<String>) {
     }
     (out, seen)
 }
+
+/// The lines of the seed: every line except the driver's additions, which are indented by two
+/// spaces after the prefix (`LookasideList:   ...`).
+pub fn seed_lines(transcript: &str) -> String {
+    transcript
+        .split_inclusive('\n')
+        .filter(|line| !line.starts_with("LookasideList:   "))
+        .collect()
+}

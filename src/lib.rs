@@ -11,7 +11,9 @@
 //! - [`kernel`]: the only module that calls the kernel (backends: wdk-sys, MinGW DDK bindings,
 //!   host simulation);
 //! - [`list`]: the intrusive `LIST_ENTRY` chain;
-//! - [`scenario`]: the seed's story and its log lines.
+//! - [`scenario`]: the seed's story and its log lines;
+//! - [`parameters`]: the registry parameters and their range checks;
+//! - [`stress`]: the optional stress run and its timings.
 
 #![cfg_attr(all(target_os = "windows", not(test)), no_std)]
 // The crate is named as the driver file (LookasideList.sys), as wdk-build's flow requires.
@@ -19,7 +21,9 @@
 
 pub mod kernel;
 pub mod list;
+pub mod parameters;
 pub mod scenario;
+pub mod stress;
 
 #[cfg(test)]
 mod tests;
@@ -32,7 +36,9 @@ mod tests;
 #[unsafe(export_name = "DriverEntry")]
 pub unsafe extern "system" fn driver_entry(
     _driver: *mut kernel::DRIVER_OBJECT,
-    _registry_path: *const kernel::UNICODE_STRING,
+    registry_path: *const kernel::UNICODE_STRING,
 ) -> kernel::NTSTATUS {
-    scenario::driver_entry(kernel::ApiPath::Auto)
+    // SAFETY: the I/O manager passes the service key's path, valid for the whole call.
+    let registry_path = unsafe { kernel::registry::RegistryPath::from_raw(registry_path) };
+    scenario::driver_entry(registry_path)
 }

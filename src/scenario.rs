@@ -3,17 +3,21 @@
 //!
 //! Every line the MASM original printed is printed here, in the same order, with its
 //! `LookasideList: ` prefix and blank lines; addresses are printed at full x64 width
-//! (`%08X` became 16 hex digits).
+//! (`%08X` became 16 hex digits). Lines the seed did not have (parameters, statistics, the
+//! stress run) are indented by two spaces after the prefix, so they stand apart in DebugView.
 
 use core::mem::offset_of;
 use core::pin::{Pin, pin};
 
 use crate::dbg_print;
+use crate::kernel::registry::{ParametersKey, RegistryPath, RegistryValue};
 use crate::kernel::{
-    ApiPath, FromZeros, LIST_ENTRY, LookasideList, LookasideListEx, NTSTATUS, PoolBox,
-    STATUS_DEVICE_CONFIGURATION_ERROR, pool_tag,
+    self, ApiPath, FromZeros, LIST_ENTRY, ListOptions, LookasideControl, LookasideList, NTSTATUS,
+    Pool, PoolKind, STATUS_DEVICE_CONFIGURATION_ERROR, pool_tag,
 };
 use crate::list::{Chain, Linked};
+use crate::parameters::Settings;
+use crate::stress;
 
 /// The seed's pool tag, `'msaW'` (shown as `Wasm`).
 pub const TAG: u32 = pool_tag(*b"msaW");
@@ -43,20 +47,33 @@ unsafe impl Linked for SomeStructure {
 // SAFETY: integers and a LIST_ENTRY of two raw pointers: all-zero bytes are a valid value.
 unsafe impl FromZeros for SomeStructure {}
 
+// SAFETY: plain data; the raw pointers of its LIST_ENTRY are only followed by the chain that
+// owns the record.
+unsafe impl Send for SomeStructure {}
+
 /// `DriverEntry`'s body. Returns `STATUS_DEVICE_CONFIGURATION_ERROR` on every path, so the
 /// driver never stays loaded; everything it took is returned first.
 #[must_use]
-pub fn driver_entry(path: ApiPath) -> NTSTATUS {
+pub fn driver_entry(registry_path: Option<RegistryPath<'_>>) -> NTSTATUS {
     dbg_print!("\nLookasideList: Entering DriverEntry\n");
-    if let Some(control) = PoolBox::<LookasideListEx>::allocate_nonpaged(TAG) {
+    let settings = read_settings(registry_path);
+    if let Some(control) = Pool::new(PoolKind::NonPaged, TAG).allocate::<LookasideControl>() {
         let address = control.as_ptr().addr();
         dbg_print!(
             "LookasideList: Nonpaged memory for lookaside list allocated at address {address:016X}\n"
         );
-        match LookasideList::<SomeStructure>::new(control, TAG, path) {
+        let options = ListOptions {
+            pool: settings.list_type,
+            tag: TAG,
+            path: settings.api_path,
+            fail_allocation_at: settings.fail_allocation_at,
+        };
+        match LookasideList::<SomeStructure>::new(control, options) {
             Ok(list) => {
                 dbg_print!("LookasideList: Lookaside list initialized\n");
+                describe_list(&list, &settings);
                 allocate_and_free(&list);
+                after_the_seed(&list, &settings);
                 list.delete().free();
                 dbg_print!("LookasideList: Lookaside list deleted\n");
             }
@@ -83,11 +100,114 @@ pub fn driver_entry(path: ApiPath) -> NTSTATUS {
     STATUS_DEVICE_CONFIGURATION_ERROR
 }
 
+/// The registry parameters, each unusable one reported in a line of its own.
+fn read_settings(registry_path: Option<RegistryPath<'_>>) -> Settings {
+    let key = registry_path.and_then(ParametersKey::open);
+    let settings = Settings::read(
+        |name| key.as_ref().map_or(RegistryValue::Missing, |key| key.dword(name)),
+        |complaint| dbg_print!("LookasideList:   {complaint}\n"),
+    );
+    drop(key);
+    dbg_print!("LookasideList:   Parameters: {settings}\n");
+    settings
+}
+
+/// How the list was set up, for the reader of the log.
+fn describe_list(list: &LookasideList<SomeStructure>, settings: &Settings) {
+    let pool = PoolKind::type_name(list.stats().pool_type);
+    let routines = if list.uses_exports() {
+        "the kernel's exported ExAllocateFromLookasideListEx/ExFreeToLookasideListEx"
+    } else {
+        "the driver's port of the WDK's inline ExAllocateFromLookasideListEx/ExFreeToLookasideListEx"
+    };
+    dbg_print!(
+        "LookasideList:   {}-byte blocks from {pool}, through {routines}\n",
+        size_of::<SomeStructure>()
+    );
+    if settings.api_path == ApiPath::Exported && !list.uses_exports() {
+        dbg_print!("LookasideList:   ApiPath 1 asks for the exported routines, which this kernel lacks\n");
+    }
+    if let Some(k) = settings.fail_allocation_at {
+        dbg_print!(
+            "LookasideList:   Fault injection: block allocation #{k} fails, through the list's allocate callback\n"
+        );
+    }
+}
+
+/// What runs between the drained chain and `ExDeleteLookasideListEx`: the stress run, the
+/// statistics, and the optional break into the debugger.
+fn after_the_seed(list: &LookasideList<SomeStructure>, settings: &Settings) {
+    if settings.stress_iterations > 0 {
+        let pool = Pool::new(settings.list_type, TAG);
+        stress::run(list, &pool, settings.stress_iterations, settings.stress_threads);
+    }
+    log_statistics(list);
+    if settings.break_before_delete {
+        if kernel::kernel_debugger_attached() {
+            dbg_print!(
+                "LookasideList:   Breaking into the debugger: type !lookaside {:016X}\n",
+                list.address().addr()
+            );
+            kernel::break_into_debugger();
+        } else {
+            dbg_print!("LookasideList:   BreakBeforeDelete is set, but no kernel debugger is attached: not breaking\n");
+        }
+    }
+}
+
+/// The counters as WinDbg's `!lookaside <address>` lays them out.
+fn log_statistics(list: &LookasideList<SomeStructure>) {
+    let stats = list.stats();
+    let address = list.address().addr();
+    let tag = stats.tag.to_le_bytes();
+    let tag = core::str::from_utf8(&tag).unwrap_or("????");
+    let percent = |total: u32, misses: u32| {
+        if total == 0 { 0 } else { u64::from(total - misses.min(total)) * 100 / u64::from(total) }
+    };
+    dbg_print!("LookasideList:   Statistics, as !lookaside {address:016X} shows them:\n");
+    dbg_print!("LookasideList:   Lookaside \"\" @ {address:016X} \"{tag}\"\n");
+    dbg_print!(
+        "LookasideList:     Type           =     {:04X} {}\n",
+        stats.pool_type,
+        PoolKind::type_name(stats.pool_type)
+    );
+    dbg_print!(
+        "LookasideList:     Current Depth  = {:8}   Max Depth  = {:8}\n",
+        stats.current_depth,
+        stats.depth
+    );
+    dbg_print!(
+        "LookasideList:     Size           = {:8}   Max Alloc  = {:8}\n",
+        stats.size,
+        u32::from(stats.depth) * stats.size
+    );
+    dbg_print!(
+        "LookasideList:     AllocateMisses = {:8}   FreeMisses = {:8}\n",
+        stats.allocate_misses,
+        stats.free_misses
+    );
+    dbg_print!(
+        "LookasideList:     TotalAllocates = {:8}   TotalFrees = {:8}\n",
+        stats.total_allocates,
+        stats.total_frees
+    );
+    dbg_print!(
+        "LookasideList:     Hit Rate       = {:7}%   Hit Rate   = {:7}%\n",
+        percent(stats.total_allocates, stats.allocate_misses),
+        percent(stats.total_frees, stats.free_misses)
+    );
+    dbg_print!("LookasideList:     MaximumDepth   = {:8}\n", stats.maximum_depth);
+}
+
 /// The body between `InitializeListHead` and `ExDeletePagedLookasideList` in the seed.
 fn allocate_and_free(list: &LookasideList<SomeStructure>) {
     let mut entries = pin!(Chain::new(list));
     entries.as_mut().init();
     dbg_print!("LookasideList: Doubly linked list head initialized\n");
+    dbg_print!(
+        "LookasideList:   Chain head at address {:016X} (for !list)\n",
+        entries.head_address().addr()
+    );
 
     dbg_print!("\nLookasideList: Start to allocate/free from/to lookaside list\n");
     let mut index = 0;
@@ -128,9 +248,7 @@ fn add_entry(entries: Pin<&mut Chain<'_, SomeStructure>>, index: &mut u32) {
 fn remove_entry(entries: Pin<&mut Chain<'_, SomeStructure>>) {
     let list = entries.source();
     let Some(record) = entries.pop_front() else {
-        dbg_print!(
-            "LookasideList: An attempt was made to remove entry from empty lookaside list\n"
-        );
+        dbg_print!("LookasideList: An attempt was made to remove entry from empty lookaside list\n");
         return;
     };
     dbg_print!("LookasideList: - Entry #{} removed\n", record.some_field1);

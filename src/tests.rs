@@ -1,60 +1,101 @@
-//! The scenario against the simulated kernel: the exact transcript, the LIFO order, block
-//! reuse, the status, and every failure path ending with nothing leaked.
+//! The driver against the simulated kernel: the exact seed transcript, the LIFO order, block
+//! reuse, the status, the parameters, the statistics, the stress run, and every failure path
+//! ending with nothing leaked.
 
-use crate::kernel::ffi::{self as sim, Config};
-use crate::kernel::{ApiPath, STATUS_DEVICE_CONFIGURATION_ERROR};
+use crate::kernel::ffi::{self as sim, Config, RegValue};
+use crate::kernel::STATUS_DEVICE_CONFIGURATION_ERROR;
+use crate::kernel::registry::RegistryPath;
 use crate::scenario::{TAG, driver_entry};
 
 #[path = "../expected/transcript.rs"]
 mod expected;
-use expected::name_addresses;
+use expected::{name_addresses, seed_lines};
 
-/// Runs `DriverEntry` on a fresh simulated kernel; checks the status and that nothing leaked.
-fn run(config: Config, path: ApiPath) -> String {
+/// Runs `DriverEntry` on a fresh simulated kernel with the service's registry path; checks the
+/// status and that nothing leaked (pool blocks, lookaside lists, handles).
+fn run(config: Config) -> String {
     sim::reset(config);
-    let status = driver_entry(path);
-    assert_eq!(
-        status, STATUS_DEVICE_CONFIGURATION_ERROR,
-        "DriverEntry's status"
-    );
+    let path: Vec<u16> = sim::SERVICE_KEY.encode_utf16().collect();
+    let bytes = u16::try_from(path.len() * 2).unwrap();
+    let path = sim::UNICODE_STRING {
+        Length: bytes,
+        MaximumLength: bytes,
+        Buffer: path.as_ptr().cast_mut(),
+    };
+    // SAFETY: a valid counted string that outlives the call.
+    let registry_path = unsafe { RegistryPath::from_raw(&raw const path) };
+    let status = driver_entry(registry_path);
+    assert_eq!(status, STATUS_DEVICE_CONFIGURATION_ERROR, "DriverEntry's status");
     assert_eq!(sim::outstanding_pool_blocks(), [], "pool blocks leaked");
     assert_eq!(sim::live_lookaside_lists(), 0, "lookaside list not deleted");
+    assert_eq!(sim::open_handles(), 0, "handles left open");
     sim::transcript()
 }
 
-fn every_kernel() -> [(Config, ApiPath); 4] {
-    let old = Config::default();
-    let new = Config {
-        lookaside_exports: true,
-        pool2: true,
+fn with_parameters(parameters: &[(&'static str, RegValue)]) -> Config {
+    Config {
+        parameters: Some(parameters.to_vec()),
         ..Config::default()
-    };
+    }
+}
+
+/// Windows 10 before 2004, Windows 10 2004+ / 11 21H2, and Windows 11 22H2+.
+fn every_kernel() -> [Config; 3] {
     [
-        (old, ApiPath::Auto),
-        (new, ApiPath::Auto),
-        (new, ApiPath::Inline),
-        (new, ApiPath::Exported),
+        Config::default(),
+        Config {
+            pool2: true,
+            ..Config::default()
+        },
+        Config {
+            lookaside_exports: true,
+            pool2: true,
+            ..Config::default()
+        },
     ]
 }
 
+fn lines_with<'t>(transcript: &'t str, text: &str) -> Vec<&'t str> {
+    transcript.lines().filter(|line| line.contains(text)).collect()
+}
+
 #[test]
-fn transcript_is_the_seeds_line_for_line_on_every_kernel_and_path() {
-    for (config, path) in every_kernel() {
-        let (transcript, addresses) = name_addresses(&run(config, path));
-        assert_eq!(transcript, expected::SEED, "{config:?} {path:?}");
-        assert_eq!(
-            addresses.len(),
-            7,
-            "one control block and six distinct lookaside blocks"
-        );
+fn transcript_is_the_seeds_line_for_line_on_every_kernel_and_api_path() {
+    for kernel in every_kernel() {
+        for api_path in 0..=2 {
+            let config = Config {
+                parameters: Some(vec![("ApiPath", RegValue::Dword(api_path))]),
+                ..kernel.clone()
+            };
+            let transcript = run(config.clone());
+            let (seed, addresses) = name_addresses(&seed_lines(&transcript));
+            assert_eq!(seed, expected::SEED, "{config:?}");
+            assert_eq!(addresses.len(), 7, "one control block and six distinct blocks");
+            let exported = api_path != 2 && kernel.lookaside_exports;
+            let routines = if exported { "the kernel's exported" } else { "the driver's port" };
+            assert_eq!(lines_with(&transcript, routines).len(), 1, "{config:?}");
+        }
     }
 }
 
 #[test]
+fn extra_lines_are_indented_and_the_seed_lines_untouched() {
+    let transcript = run(Config::default());
+    for line in transcript.lines().filter(|line| !line.is_empty()) {
+        let text = line.strip_prefix("LookasideList: ").expect("every line has the prefix");
+        assert!(!text.starts_with(' ') || text.starts_with("  "), "{line:?}");
+    }
+    let extras: Vec<&str> = transcript.lines().filter(|l| l.starts_with("LookasideList:   ")).collect();
+    assert!(extras[0].starts_with("LookasideList:   Parameters: ListType 0 (nonpaged), ApiPath 0 (auto)"));
+    assert!(extras.iter().any(|l| l.contains("Chain head at address")));
+    assert!(extras.iter().any(|l| l.contains("Statistics, as !lookaside ")));
+}
+
+#[test]
 fn addresses_are_full_width_x64_pointers() {
-    let transcript = run(Config::default(), ApiPath::Auto);
-    let first = transcript.lines().nth(2).expect("allocation line");
-    let address = first.rsplit(' ').next().expect("address");
+    let transcript = run(Config::default());
+    let line = lines_with(&transcript, "allocated at address")[0];
+    let address = line.rsplit(' ').next().expect("address");
     assert_eq!(address.len(), 16);
     let value = usize::from_str_radix(address, 16).expect("hex address");
     assert_ne!(value, 0);
@@ -63,7 +104,7 @@ fn addresses_are_full_width_x64_pointers() {
 
 #[test]
 fn a_returned_block_is_handed_out_by_the_next_allocation() {
-    let transcript = run(Config::default(), ApiPath::Auto);
+    let transcript = run(Config::default());
     let lines: Vec<&str> = transcript.lines().collect();
     let mut checked = 0;
     for pair in lines.windows(2) {
@@ -76,10 +117,78 @@ fn a_returned_block_is_handed_out_by_the_next_allocation() {
             checked += 1;
         }
     }
-    assert_eq!(
-        checked, 4,
-        "rounds 2 to 5 each start by reusing the block just freed"
-    );
+    assert_eq!(checked, 4, "rounds 2 to 5 each start by reusing the block just freed");
+}
+
+/// The `!lookaside` counters the seed scenario must produce for a list of this `Depth`.
+fn expected_counters(depth: u32) -> [(&'static str, u32); 6] {
+    let (mut kept, mut allocate_misses, mut free_misses) = (0, 0, 0);
+    let mut ops = Vec::new();
+    for _ in 0..5 {
+        ops.extend(['a', 'a', 'f']);
+    }
+    ops.extend(['f'; 5]);
+    for op in ops {
+        match op {
+            'a' if kept > 0 => kept -= 1,
+            'a' => allocate_misses += 1,
+            _ if kept >= depth => free_misses += 1,
+            _ => kept += 1,
+        }
+    }
+    [
+        ("TotalAllocates", 10),
+        ("TotalFrees", 10),
+        ("AllocateMisses", allocate_misses),
+        ("FreeMisses", free_misses),
+        ("Current Depth", kept),
+        ("Max Depth", depth),
+    ]
+}
+
+/// The value after `name = ` in the statistics block.
+fn statistic(transcript: &str, name: &str) -> u32 {
+    let line = transcript
+        .lines()
+        .find(|line| line.starts_with("LookasideList:     ") && line.contains(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in the statistics"));
+    let after = line.split(&format!("{name} ")).nth(1).unwrap();
+    let value = after.trim_start_matches([' ', '=']).split_whitespace().next().unwrap();
+    value.trim_end_matches('%').parse().unwrap()
+}
+
+#[test]
+fn statistics_match_the_scenario_and_the_lists_depth() {
+    for kernel in every_kernel() {
+        let transcript = run(kernel);
+        let depth = statistic(&transcript, "Max Depth");
+        assert_eq!(depth, u32::from(sim::MINIMUM_LOOKASIDE_DEPTH));
+        for (name, value) in expected_counters(depth) {
+            assert_eq!(statistic(&transcript, name), value, "{name}");
+        }
+        assert_eq!(statistic(&transcript, "Size"), 32);
+        assert_eq!(statistic(&transcript, "Max Alloc"), 32 * depth);
+        assert_eq!(statistic(&transcript, "MaximumDepth"), 256);
+        let control = lines_with(&transcript, "allocated at address")[0].rsplit(' ').next().unwrap();
+        assert!(transcript.contains(&format!("Statistics, as !lookaside {control} shows them:\n")));
+        assert!(transcript.contains(&format!("Lookaside \"\" @ {control} \"Wasm\"\n")));
+        assert!(transcript.contains("Type           =     0200 NonPagedPoolNx\n"));
+        assert!(transcript.contains("Hit Rate       =      40%   Hit Rate   =      80%\n"));
+        // The statistics come after the chain is drained and before the list is deleted.
+        let stats_at = transcript.find("Statistics").unwrap();
+        assert!(transcript.find("Doubly linked list is empty").unwrap() < stats_at);
+        assert!(stats_at < transcript.find("Lookaside list deleted").unwrap());
+    }
+}
+
+#[test]
+fn paged_list_type_gives_paged_blocks_and_the_same_story() {
+    let transcript = run(with_parameters(&[("ListType", RegValue::Dword(1))]));
+    let (seed, _) = name_addresses(&seed_lines(&transcript));
+    assert_eq!(seed, expected::SEED);
+    assert!(transcript.contains("32-byte blocks from PagedPool, through"));
+    assert!(transcript.contains("Type           =     0001 PagedPool\n"));
+    assert!(transcript.contains("Parameters: ListType 1 (paged)"));
 }
 
 #[test]
@@ -91,7 +200,7 @@ fn control_block_allocation_failure_takes_the_seeds_path() {
             ..Config::default()
         };
         assert_eq!(
-            run(config, ApiPath::Auto),
+            seed_lines(&run(config)),
             "\nLookasideList: Entering DriverEntry\n\
              LookasideList: Couldn't allocate nonpaged memory for lookaside list control structure\n\
              LookasideList: Leaving DriverEntry\n"
@@ -105,7 +214,7 @@ fn initialization_failure_frees_the_control_block() {
         fail_init: Some(sim::STATUS_INSUFFICIENT_RESOURCES),
         ..Config::default()
     };
-    let (transcript, _) = name_addresses(&run(config, ApiPath::Auto));
+    let (transcript, _) = name_addresses(&seed_lines(&run(config)));
     assert_eq!(
         transcript,
         "\nLookasideList: Entering DriverEntry\n\
@@ -117,13 +226,14 @@ fn initialization_failure_frees_the_control_block() {
 }
 
 #[test]
-fn exported_path_on_a_kernel_without_the_exports_is_refused_cleanly() {
-    let transcript = run(Config::default(), ApiPath::Exported);
-    assert!(transcript.contains("Couldn't initialize lookaside list, status C000007A\n"));
+fn exported_path_on_a_kernel_without_the_exports_says_so_and_uses_the_port() {
+    let transcript = run(with_parameters(&[("ApiPath", RegValue::Dword(1))]));
+    assert!(transcript.contains("ApiPath 1 asks for the exported routines, which this kernel lacks\n"));
+    assert!(transcript.contains("through the driver's port of the WDK's inline"));
 }
 
 /// The entries left on the chain when the drain starts, first to last, and the entries the
-/// rounds removed, given which allocations (1-based) fail: the seed's logic, stated directly.
+/// rounds removed, given which allocation (1-based) fails: the seed's logic, stated directly.
 fn expected_order(failing: u32) -> (Vec<u32>, Vec<u32>) {
     let (mut chain, mut removed, mut allocation, mut index) = (Vec::new(), Vec::new(), 0, 0);
     for _ in 0..5 {
@@ -150,71 +260,180 @@ fn entry_numbers(transcript: &str, suffix: &str) -> Vec<u32> {
 }
 
 #[test]
-fn kth_block_allocation_failure_for_every_k_unwinds_cleanly() {
-    for k in 1..=10 {
-        let config = Config {
-            lookaside_exports: true,
-            fail_lookaside_allocation: Some(k),
-            ..Config::default()
-        };
-        let transcript = run(config, ApiPath::Auto);
-        let failures = transcript
-            .matches("LookasideList: Very bad. Couldn't allocate from lookaside list\n")
-            .count();
-        assert_eq!(failures, 1, "k = {k}");
-        let (rest, _) = transcript
-            .split_once("\nLookasideList: Free the rest")
-            .expect("drain");
-        let (left, removed_in_rounds) = expected_order(k);
-        assert_eq!(
-            entry_numbers(rest, " removed"),
-            removed_in_rounds,
-            "k = {k}"
-        );
-        let drained = transcript.split_once("Free the rest").expect("drain").1;
-        assert_eq!(
-            entry_numbers(drained, " removed"),
-            left,
-            "k = {k}: LIFO drain"
-        );
-        assert_eq!(entry_numbers(&transcript, " added").len(), 9, "k = {k}");
-        assert!(transcript.contains(
-            "LookasideList: Doubly linked list is empty\n\n\
-             LookasideList: Lookaside list deleted\n"
-        ));
-        assert!(transcript.ends_with("LookasideList: Leaving DriverEntry\n"));
+fn kth_block_allocation_failure_for_every_k_unwinds_cleanly_on_every_kernel() {
+    for kernel in every_kernel() {
+        for k in 1..=10 {
+            let config = Config {
+                parameters: Some(vec![("FailAllocationAt", RegValue::Dword(k))]),
+                ..kernel.clone()
+            };
+            let transcript = run(config);
+            let seed = seed_lines(&transcript);
+            let failure = "LookasideList: Very bad. Couldn't allocate from lookaside list\n";
+            assert_eq!(seed.matches(failure).count(), 1, "k = {k}");
+            // The failure is the k-th allocation attempt.
+            let attempts: Vec<&str> = seed
+                .lines()
+                .filter(|l| l.contains("Memory block allocated") || l.contains("Very bad"))
+                .collect();
+            assert!(attempts[k as usize - 1].contains("Very bad"), "k = {k}: {attempts:?}");
+            let (rounds, drain) = seed.split_once("\nLookasideList: Free the rest").expect("drain");
+            let (left, removed_in_rounds) = expected_order(k);
+            assert_eq!(entry_numbers(rounds, " removed"), removed_in_rounds, "k = {k}");
+            assert_eq!(entry_numbers(drain, " removed"), left, "k = {k}: LIFO drain");
+            assert_eq!(entry_numbers(&seed, " added").len(), 9, "k = {k}");
+            assert!(seed.ends_with(
+                "LookasideList: Doubly linked list is empty\n\n\
+                 LookasideList: Lookaside list deleted\n\
+                 LookasideList: Nonpaged memory for lookaside list at address "
+            ) || seed.contains("Lookaside list deleted\nLookasideList: Nonpaged memory"));
+            assert!(transcript.contains(&format!("Fault injection: block allocation #{k} fails")));
+            assert_eq!(statistic(&transcript, "TotalAllocates"), 10, "k = {k}");
+            assert_eq!(statistic(&transcript, "TotalFrees"), 9, "k = {k}");
+        }
     }
 }
 
 #[test]
-fn first_two_allocations_failing_reach_the_empty_chain_message() {
-    // Pool allocation 1 is the control block; 2 and 3 are the first two blocks (list empty).
+fn first_allocations_failing_reach_the_empty_chain_message() {
+    // Pool allocation 1 is the control block; 2 is the first block (the list is empty).
     let config = Config {
         fail_pool_allocation: Some(2),
         ..Config::default()
     };
-    let transcript = run(config, ApiPath::Inline);
+    let transcript = run(config);
     assert!(transcript.contains(
         "LookasideList: Start to allocate/free from/to lookaside list\n\
          LookasideList: Very bad. Couldn't allocate from lookaside list\n\
          LookasideList: + Memory block allocated"
     ));
+    // Allocation 1 finds the pool exhausted, allocation 2 is the injected failure.
+    let config = Config {
+        fail_pool_allocation: Some(2),
+        parameters: Some(vec![("FailAllocationAt", RegValue::Dword(2))]),
+        ..Config::default()
+    };
+    let transcript = seed_lines(&run(config));
+    assert!(transcript.contains(
+        "LookasideList: Very bad. Couldn't allocate from lookaside list\n\
+         LookasideList: Very bad. Couldn't allocate from lookaside list\n\
+         LookasideList: An attempt was made to remove entry from empty lookaside list\n"
+    ));
 }
 
 #[test]
-fn every_pool_failure_on_the_inline_path_unwinds_cleanly() {
+fn every_pool_failure_unwinds_cleanly() {
     // Pool allocations: 1 the control block, then one per lookaside miss (six in the scenario).
-    for n in 1..=8 {
-        let config = Config {
-            fail_pool_allocation: Some(n),
-            ..Config::default()
-        };
-        let transcript = run(config, ApiPath::Inline);
-        assert!(
-            transcript.ends_with("LookasideList: Leaving DriverEntry\n"),
-            "n = {n}"
-        );
+    for kernel in every_kernel() {
+        for n in 1..=8 {
+            let config = Config {
+                fail_pool_allocation: Some(n),
+                ..kernel.clone()
+            };
+            let transcript = run(config);
+            assert!(transcript.ends_with("LookasideList: Leaving DriverEntry\n"), "n = {n}");
+        }
     }
+}
+
+#[test]
+fn bad_registry_values_are_named_with_their_range_and_default() {
+    let transcript = run(with_parameters(&[
+        ("ListType", RegValue::Dword(2)),
+        ("BreakBeforeDelete", RegValue::Other(1)),
+        ("StressIterations", RegValue::Dword(100_000_001)),
+        ("ApiPath", RegValue::Other(11)),
+        ("StressThreads", RegValue::Dword(0)),
+        ("FailAllocationAt", RegValue::Other(3)),
+    ]));
+    let complaints = lines_with(&transcript, "using the default");
+    assert_eq!(
+        complaints,
+        [
+            "LookasideList:   Parameter ListType = 2 is out of range; allowed 0..1, using the default 0",
+            "LookasideList:   Parameter BreakBeforeDelete is a REG_SZ, not a REG_DWORD; allowed 0..1, using the default 0",
+            "LookasideList:   Parameter StressIterations = 100000001 is out of range; allowed 0..100000000, using the default 0",
+            "LookasideList:   Parameter ApiPath is a REG_QWORD, not a REG_DWORD; allowed 0..2, using the default 0",
+            "LookasideList:   Parameter StressThreads = 0 is out of range; allowed 1..64, using the default 1",
+            "LookasideList:   Parameter FailAllocationAt is a REG_BINARY, not a REG_DWORD; allowed 0..1000000, using the default 0",
+        ]
+    );
+    let (seed, _) = name_addresses(&seed_lines(&transcript));
+    assert_eq!(seed, expected::SEED, "bad values fall back to the seed's behaviour");
+}
+
+#[test]
+fn missing_parameters_key_means_defaults_silently() {
+    let transcript = run(Config::default());
+    assert!(lines_with(&transcript, "using the default").is_empty());
+    assert!(transcript.contains(
+        "Parameters: ListType 0 (nonpaged), ApiPath 0 (auto), StressIterations 0, StressThreads 1, \
+         FailAllocationAt 0, BreakBeforeDelete 0\n"
+    ));
+}
+
+#[test]
+fn break_before_delete_breaks_only_with_a_debugger() {
+    let parameters = Some(vec![("BreakBeforeDelete", RegValue::Dword(1))]);
+    let transcript = run(Config {
+        parameters: parameters.clone(),
+        ..Config::default()
+    });
+    assert_eq!(sim::breakpoints(), 0);
+    assert!(transcript.contains("BreakBeforeDelete is set, but no kernel debugger is attached: not breaking\n"));
+    let transcript = run(Config {
+        parameters,
+        debugger: true,
+        ..Config::default()
+    });
+    assert_eq!(sim::breakpoints(), 1);
+    let control = lines_with(&transcript, "allocated at address")[0].rsplit(' ').next().unwrap();
+    let break_at = transcript.find(&format!("Breaking into the debugger: type !lookaside {control}\n")).unwrap();
+    assert!(break_at < transcript.find("Lookaside list deleted").unwrap());
+}
+
+#[test]
+fn stress_run_reports_timings_and_balanced_counters() {
+    for kernel in every_kernel() {
+        for threads in [1, 4] {
+            let config = Config {
+                parameters: Some(vec![
+                    ("StressIterations", RegValue::Dword(2000)),
+                    ("StressThreads", RegValue::Dword(threads)),
+                ]),
+                ..kernel.clone()
+            };
+            let transcript = run(config);
+            let (seed, _) = name_addresses(&seed_lines(&transcript));
+            assert_eq!(seed, expected::SEED);
+            assert!(transcript.contains(&format!("Stress: 2000 alloc+free pairs per thread, {threads} thread(s)\n")));
+            for name in ["slist-floor", "pool"] {
+                assert_eq!(lines_with(&transcript, &format!("Stress {name}: ")).len(), 1, "{name}");
+            }
+            let path = if kernel.lookaside_exports { "exported" } else { "inline" };
+            let line = lines_with(&transcript, &format!("Stress lookaside-{path}: "));
+            assert!(line[0].contains(&format!("{threads} thread(s)")), "{line:?}");
+            assert!(transcript.contains("Stress counters balance: TotalAllocates "));
+            let total = 10 + 2000 * threads;
+            assert_eq!(statistic(&transcript, "TotalAllocates"), total);
+            assert_eq!(statistic(&transcript, "TotalFrees"), total);
+        }
+    }
+}
+
+#[test]
+fn stress_run_with_fewer_threads_than_asked_still_joins_and_balances() {
+    let config = Config {
+        parameters: Some(vec![
+            ("StressIterations", RegValue::Dword(500)),
+            ("StressThreads", RegValue::Dword(4)),
+        ]),
+        fail_thread_creation: Some(3),
+        ..Config::default()
+    };
+    let transcript = run(config);
+    assert!(transcript.contains("Stress: only 3 of 4 threads could be created (status C000009A)\n"));
+    assert!(transcript.contains("Stress counters balance"));
 }
 
 #[test]
@@ -226,9 +445,23 @@ fn the_record_keeps_the_seeds_layout() {
     assert_eq!(offset_of!(SomeStructure, list_entry), 8);
     assert_eq!(offset_of!(SomeStructure, some_field_x), 24);
     assert_eq!(size_of::<SomeStructure>(), 32);
-    assert_eq!(
-        TAG.to_le_bytes(),
-        *b"Wasm",
-        "'msaW' reads Wasm in memory, as in the seed"
-    );
+    assert_eq!(TAG.to_le_bytes(), *b"Wasm", "'msaW' reads Wasm in memory, as in the seed");
+}
+
+#[test]
+fn the_simulated_lookaside_list_has_the_x64_layout() {
+    use core::mem::{align_of, offset_of, size_of};
+    type L = sim::LOOKASIDE_LIST_EX;
+    assert_eq!((size_of::<L>(), align_of::<L>()), (0x60, 16));
+    assert_eq!(offset_of!(L, L.Depth), 0x10);
+    assert_eq!(offset_of!(L, L.TotalAllocates), 0x14);
+    assert_eq!(offset_of!(L, L.__bindgen_anon_2.AllocateMisses), 0x18);
+    assert_eq!(offset_of!(L, L.TotalFrees), 0x1C);
+    assert_eq!(offset_of!(L, L.__bindgen_anon_3.FreeMisses), 0x20);
+    assert_eq!(offset_of!(L, L.Type), 0x24);
+    assert_eq!(offset_of!(L, L.Tag), 0x28);
+    assert_eq!(offset_of!(L, L.Size), 0x2C);
+    assert_eq!(offset_of!(L, L.__bindgen_anon_4.AllocateEx), 0x30);
+    assert_eq!(offset_of!(L, L.__bindgen_anon_5.FreeEx), 0x38);
+    assert_eq!(offset_of!(L, L.ListEntry), 0x40);
 }

@@ -15,19 +15,27 @@ mod bindings {
 use core::fmt;
 
 pub use bindings::{
-    DRIVER_OBJECT, DbgPrint, ExAllocatePoolWithTag, ExDeleteLookasideListEx, ExFreePoolWithTag,
-    ExInitializeLookasideListEx, ExQueryDepthSList, ExpInterlockedPopEntrySList,
-    ExpInterlockedPushEntrySList, LIST_ENTRY, LOOKASIDE_LIST_EX, MmGetSystemRoutineAddress,
-    NTSTATUS, PALLOCATE_FUNCTION_EX, PFREE_FUNCTION_EX, POOL_TYPE, SLIST_ENTRY, SLIST_HEADER,
-    UNICODE_STRING,
+    DRIVER_OBJECT, DbgBreakPoint, DbgPrint, ExAllocatePoolWithTag, ExDeleteLookasideListEx,
+    ExFlushLookasideListEx, ExFreePoolWithTag, ExInitializeLookasideListEx, ExQueryDepthSList,
+    ExpInterlockedPopEntrySList, ExpInterlockedPushEntrySList, HANDLE, KEY_QUERY_VALUE,
+    KdRefreshDebuggerNotPresent, KeQueryPerformanceCounter, LARGE_INTEGER, LIST_ENTRY,
+    LOOKASIDE_LIST_EX, MmGetSystemRoutineAddress, NTSTATUS, OBJ_CASE_INSENSITIVE,
+    OBJ_KERNEL_HANDLE, OBJECT_ATTRIBUTES, PALLOCATE_FUNCTION_EX, PFREE_FUNCTION_EX, POOL_TYPE,
+    PsCreateSystemThread, PsTerminateSystemThread, REG_DWORD, SIZE_T, SLIST_ENTRY, SLIST_HEADER,
+    SYNCHRONIZE, UNICODE_STRING, ZwClose, ZwOpenKey, ZwQueryValueKey, ZwWaitForSingleObject,
 };
 
 // ntstatus.h writes these as `((NTSTATUS)0xC0000182L)`, which bindgen does not evaluate.
 pub const STATUS_DEVICE_CONFIGURATION_ERROR: NTSTATUS = 0xC000_0182_u32.cast_signed();
-pub const STATUS_PROCEDURE_NOT_FOUND: NTSTATUS = 0xC000_007A_u32.cast_signed();
-// wdm.h: `#define POOL_FLAG_NON_PAGED 0x0000000000000040UI64`.
+pub const STATUS_OBJECT_NAME_NOT_FOUND: NTSTATUS = 0xC000_0034_u32.cast_signed();
+pub const STATUS_BUFFER_OVERFLOW: NTSTATUS = 0x8000_0005_u32.cast_signed();
+// wdm.h: `#define POOL_FLAG_NON_PAGED 0x0000000000000040UI64` (bindgen skips the suffix).
 pub const POOL_FLAG_NON_PAGED: u64 = 0x40;
+pub const POOL_FLAG_PAGED: u64 = 0x100;
 pub const NON_PAGED_POOL_NX: POOL_TYPE = bindings::_POOL_TYPE::NonPagedPoolNx;
+pub const PAGED_POOL: POOL_TYPE = bindings::_POOL_TYPE::PagedPool;
+pub const KEY_VALUE_PARTIAL_INFORMATION_CLASS: bindings::KEY_VALUE_INFORMATION_CLASS =
+    bindings::_KEY_VALUE_INFORMATION_CLASS::KeyValuePartialInformation;
 
 /// `DbgPrint("%s", text)`, in chunks of at most 511 bytes (DbgPrint's own limit is 512 bytes
 /// per call), as wdk's `print!` does in the Windows build.

@@ -8,11 +8,12 @@
 use core::ffi::c_void;
 use core::marker::PhantomData;
 use core::mem::offset_of;
+use core::num::NonZeroU32;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicU16, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, Ordering};
 
 use super::ffi::{self, LOOKASIDE_LIST_EX, NTSTATUS};
-use super::pool::PoolBox;
+use super::pool::{PoolBox, PoolKind};
 use super::routines::{AllocateFromLookaside, FreeToLookaside, Routines};
 
 /// Which implementation of the allocate/free pair the list uses.
@@ -20,7 +21,8 @@ use super::routines::{AllocateFromLookaside, FreeToLookaside, Routines};
 pub enum ApiPath {
     /// The kernel's exports where it has them, the inline port otherwise.
     Auto,
-    /// The kernel's exports only (the list cannot be created where they are missing).
+    /// The kernel's exports (where they are missing, the inline port: see
+    /// [`LookasideList::uses_exports`]).
     Exported,
     /// The driver's port of the WDK header's inline functions.
     Inline,
@@ -70,40 +72,66 @@ mod field {
     pub const FREE_EX: usize = offset_of!(LOOKASIDE_LIST_EX, L.__bindgen_anon_5.FreeEx);
 }
 
-/// A lookaside list of `T`-sized blocks in nonpaged pool.
+/// The lookaside control block: the kernel's `LOOKASIDE_LIST_EX` first, then the driver's
+/// private context for its allocate callback, which finds it from the list pointer it receives
+/// (`CONTAINING_RECORD`, the pattern the `ExInitializeLookasideListEx` documentation shows).
+/// Allocated from nonpaged pool whatever the blocks' pool, as Microsoft requires.
+#[repr(C)]
+pub struct LookasideControl {
+    list: LOOKASIDE_LIST_EX,
+    /// Set just before the allocation that fault injection makes fail.
+    fail_next: AtomicBool,
+}
+
+/// How a [`LookasideList`] is set up.
+#[derive(Clone, Copy, Debug)]
+pub struct ListOptions {
+    /// The blocks' pool.
+    pub pool: PoolKind,
+    /// The blocks' pool tag.
+    pub tag: u32,
+    /// Exported routines or the inline port.
+    pub path: ApiPath,
+    /// Fault injection: make this allocation (1-based) fail. Only then does the list get an
+    /// allocate callback; otherwise it has the system's (NULL callbacks, the fast path).
+    pub fail_allocation_at: Option<NonZeroU32>,
+}
+
+/// A lookaside list of `T`-sized blocks.
 ///
-/// The control structure lives in a [`PoolBox`] (Microsoft's rule: always nonpaged, whatever
-/// the blocks' pool type) and never moves, because the kernel links it into its own list of
-/// lookaside lists. Blocks borrow the list, so the borrow checker proves that every block is
-/// back before [`LookasideList::delete`] runs.
+/// The control structure lives in a [`PoolBox`] and never moves, because the kernel links it
+/// into its own list of lookaside lists. Blocks borrow the list, so the borrow checker proves
+/// that every block is back before [`LookasideList::delete`] runs.
 pub struct LookasideList<T> {
-    control: PoolBox<LOOKASIDE_LIST_EX>,
+    control: PoolBox<LookasideControl>,
     allocate_export: Option<AllocateFromLookaside>,
     free_export: Option<FreeToLookaside>,
+    fail_allocation_at: Option<NonZeroU32>,
+    allocations: AtomicU32,
+    failed_allocations: AtomicU32,
     _blocks: PhantomData<T>,
 }
 
+// SAFETY: the list is built for concurrent use: the kernel's routines and the inline port are
+// interlocked, and the wrapper's own state is atomic.
+unsafe impl<T: Send> Sync for LookasideList<T> {}
+
 /// Why a list could not be created; the control block comes back for the caller to free.
 pub struct InitError {
-    /// What `ExInitializeLookasideListEx` returned (or `STATUS_PROCEDURE_NOT_FOUND` when
-    /// [`ApiPath::Exported`] was asked for on a kernel without the exports).
+    /// What `ExInitializeLookasideListEx` returned.
     pub status: NTSTATUS,
     /// The untouched control block.
-    pub control: PoolBox<LOOKASIDE_LIST_EX>,
+    pub control: PoolBox<LookasideControl>,
 }
 
 impl<T> LookasideList<T> {
-    /// `ExInitializeLookasideListEx` over `control`: nonpaged (NX) blocks of `size_of::<T>()`
-    /// bytes tagged `tag`, with the system's own allocate and free routines (NULL callbacks,
-    /// the fast path Microsoft recommends).
+    /// `ExInitializeLookasideListEx` over `control`: blocks of `size_of::<T>()` bytes, with
+    /// the system's own allocate and free routines (NULL callbacks, the fast path Microsoft
+    /// recommends) unless fault injection is asked for.
     ///
     /// # Errors
     /// The status of a failed initialisation, with the control block returned unchanged.
-    pub fn new(
-        control: PoolBox<LOOKASIDE_LIST_EX>,
-        tag: u32,
-        path: ApiPath,
-    ) -> Result<Self, InitError> {
+    pub fn new(control: PoolBox<LookasideControl>, options: ListOptions) -> Result<Self, InitError> {
         const {
             // A free block holds an SLIST_ENTRY while it waits on the list.
             assert!(size_of::<T>() >= size_of::<ffi::SLIST_ENTRY>());
@@ -111,29 +139,31 @@ impl<T> LookasideList<T> {
             assert!(align_of::<T>() <= 16);
         }
         let routines = Routines::resolve();
-        let (allocate_export, free_export) = match path {
+        let (allocate_export, free_export) = match options.path {
             ApiPath::Inline => (None, None),
             ApiPath::Auto | ApiPath::Exported => {
                 (routines.allocate_from_lookaside, routines.free_to_lookaside)
             }
         };
-        if path == ApiPath::Exported && allocate_export.is_none() {
-            return Err(InitError {
-                status: ffi::STATUS_PROCEDURE_NOT_FOUND,
-                control,
-            });
-        }
-        // SAFETY: `control` is a nonpaged, 16-byte aligned block of the right size that nothing
-        // else uses; NULL callbacks select the pool; Flags and Depth are the documented zeros.
+        let allocate: ffi::PALLOCATE_FUNCTION_EX = match options.fail_allocation_at {
+            Some(_) => Some(fault_injecting_allocate),
+            None => None,
+        };
+        let context = control.as_ptr();
+        // SAFETY: the block is ours alone; the flag is written before the list exists.
+        unsafe { (&raw mut (*context).fail_next).write(AtomicBool::new(false)) };
+        // SAFETY: `control` is a nonpaged, 16-byte aligned block holding a LOOKASIDE_LIST_EX
+        // that nothing else uses; the callbacks are NULL (the pool) or ours, whose prototype
+        // matches; Flags and Depth are the documented zeros.
         let status = unsafe {
             ffi::ExInitializeLookasideListEx(
-                control.as_ptr(),
+                context.cast(),
+                allocate,
                 None,
-                None,
-                ffi::NON_PAGED_POOL_NX,
+                options.pool.pool_type(),
                 0,
                 size_of::<T>() as _,
-                tag,
+                options.tag,
                 0,
             )
         };
@@ -144,6 +174,9 @@ impl<T> LookasideList<T> {
             control,
             allocate_export,
             free_export,
+            fail_allocation_at: options.fail_allocation_at,
+            allocations: AtomicU32::new(0),
+            failed_allocations: AtomicU32::new(0),
             _blocks: PhantomData,
         })
     }
@@ -151,7 +184,7 @@ impl<T> LookasideList<T> {
     /// The control structure's address (what `!lookaside` takes).
     #[must_use]
     pub const fn address(&self) -> *mut LOOKASIDE_LIST_EX {
-        self.control.as_ptr()
+        self.control.as_ptr().cast()
     }
 
     /// Whether blocks go through the kernel's exported routines (`false`: the inline port).
@@ -165,15 +198,34 @@ impl<T> LookasideList<T> {
     #[must_use]
     pub fn allocate(&self) -> Option<Block<'_, T>> {
         let list = self.address();
+        let count = self.allocations.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        if self.fail_allocation_at.is_some_and(|k| k.get() == count) {
+            // A block waiting on the list would be handed out without asking the callback:
+            // empty the list first, so this allocation reaches the pool through the callback.
+            // SAFETY: the list is initialised and live; flushing is allowed at any time.
+            unsafe { ffi::ExFlushLookasideListEx(list) };
+            // SAFETY: the control block outlives `self`; the flag is atomic.
+            unsafe { (*self.control.as_ptr()).fail_next.store(true, Ordering::Relaxed) };
+        }
         let raw = match self.allocate_export {
             // SAFETY: `list` was initialised by ExInitializeLookasideListEx and is live.
             Some(allocate) => unsafe { allocate(list) },
             None => self.allocate_inline(),
         };
-        let block = NonNull::new(raw.cast::<T>())?;
+        let Some(block) = NonNull::new(raw.cast::<T>()) else {
+            self.failed_allocations.fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
         // SAFETY: the block is `size_of::<T>()` writable bytes that only this caller owns now.
         unsafe { block.cast::<u8>().write_bytes(0, size_of::<T>()) };
         Some(Block { block, list: self })
+    }
+
+    /// How many allocations returned `None`: they count in `TotalAllocates` but never come
+    /// back as frees.
+    #[must_use]
+    pub fn failed_allocations(&self) -> u32 {
+        self.failed_allocations.load(Ordering::Relaxed)
     }
 
     /// Returns a block to the list (or, when it is full, to the pool); the same as dropping it.
@@ -254,7 +306,7 @@ impl<T> LookasideList<T> {
     /// `ExDeleteLookasideListEx`: frees the blocks still kept on the list and unlinks it from
     /// the kernel's list of lookaside lists. Hands the control block back for the caller to free.
     #[must_use = "the control block is freed when dropped; keep it to log its release"]
-    pub fn delete(self) -> PoolBox<LOOKASIDE_LIST_EX> {
+    pub fn delete(self) -> PoolBox<LookasideControl> {
         let this = core::mem::ManuallyDrop::new(self);
         // SAFETY: the list is initialised and no block is outstanding (`self` is consumed, so
         // no `Block` borrows it); it is deleted once.
@@ -338,6 +390,8 @@ impl<'list, T> Block<'list, T> {
     }
 
     /// The list the block belongs to.
+    ///
+    /// Blocks move between threads only with their list shared (`LookasideList` is `Sync`).
     #[must_use]
     pub const fn list(&self) -> &'list LookasideList<T> {
         self.list
@@ -364,6 +418,26 @@ impl<T> Drop for Block<'_, T> {
     fn drop(&mut self) {
         self.list.free_raw(self.block.as_ptr().cast());
     }
+}
+
+/// The allocate callback fault injection installs: the pool, except once when armed.
+///
+/// # Safety
+/// Called by the kernel (or the inline port) with the arguments of a list initialised by
+/// [`LookasideList::new`], whose control block is a [`LookasideControl`].
+unsafe extern "C" fn fault_injecting_allocate(
+    pool_type: ffi::POOL_TYPE,
+    size: ffi::SIZE_T,
+    tag: u32,
+    lookaside: *mut LOOKASIDE_LIST_EX,
+) -> *mut c_void {
+    let control = lookaside.cast::<LookasideControl>();
+    // SAFETY: the list is the first field of a live LookasideControl (repr(C)).
+    if unsafe { (*control).fail_next.swap(false, Ordering::Relaxed) } {
+        return core::ptr::null_mut();
+    }
+    // SAFETY: the list's own pool type, size and tag, as the default routine would pass them.
+    unsafe { ffi::ExAllocatePoolWithTag(pool_type, size, tag) }
 }
 
 /// Types for which all-zero bytes are a valid value, so a zeroed block may be used as one.

@@ -21,17 +21,22 @@ pub mod ffi;
 #[path = "wdk.rs"]
 mod ffi;
 
+pub mod clock;
 mod lookaside;
 mod pool;
+pub mod registry;
 mod routines;
+pub mod slist;
+pub mod thread;
 
 pub use ffi::{LIST_ENTRY, NTSTATUS, STATUS_DEVICE_CONFIGURATION_ERROR, debug_print};
-/// The lookaside control structure, `LOOKASIDE_LIST_EX` (0x60 bytes on x64).
-pub type LookasideListEx = ffi::LOOKASIDE_LIST_EX;
 #[cfg(all(target_os = "windows", not(test)))]
 pub use ffi::{DRIVER_OBJECT, UNICODE_STRING};
-pub use lookaside::{ApiPath, Block, FromZeros, InitError, LookasideList, LookasideStats};
-pub use pool::PoolBox;
+pub use lookaside::{
+    ApiPath, Block, FromZeros, InitError, ListOptions, LookasideControl, LookasideList,
+    LookasideStats,
+};
+pub use pool::{Pool, PoolBox, PoolKind};
 
 #[cfg(all(feature = "ddk", not(test), target_os = "windows", feature = "wdk"))]
 compile_error!(
@@ -43,6 +48,21 @@ compile_error!(
 #[must_use]
 pub const fn pool_tag(tag: [u8; 4]) -> u32 {
     u32::from_be_bytes(tag)
+}
+
+/// Whether a kernel debugger is attached now (`KdRefreshDebuggerNotPresent`, which asks the
+/// debugger rather than trusting a cached flag).
+#[must_use]
+pub fn kernel_debugger_attached() -> bool {
+    // SAFETY: no arguments; callable at any IRQL.
+    unsafe { ffi::KdRefreshDebuggerNotPresent() == 0 }
+}
+
+/// `DbgBreakPoint`. Without a kernel debugger this is an unhandled breakpoint exception, a
+/// bugcheck: call it only when [`kernel_debugger_attached`] said yes.
+pub fn break_into_debugger() {
+    // SAFETY: a breakpoint the attached debugger handles.
+    unsafe { ffi::DbgBreakPoint() };
 }
 
 /// Prints to the kernel debugger (`DbgPrint`), as `format!` does for a `String`.

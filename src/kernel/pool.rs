@@ -1,12 +1,99 @@
-//! Nonpaged pool blocks owned by Rust values.
+//! Pool blocks owned by Rust values.
 
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
 use super::ffi;
-use super::routines::Routines;
+use super::routines::{AllocatePool2, Routines};
 
-/// One nonpaged, no-execute pool block holding a `T`, freed with its tag when dropped.
+/// Which pool a block comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolKind {
+    /// `NonPagedPoolNx` / `POOL_FLAG_NON_PAGED`: usable at any IRQL.
+    NonPaged,
+    /// `PagedPool` / `POOL_FLAG_PAGED`: usable at IRQL <= `APC_LEVEL` only.
+    Paged,
+}
+
+impl PoolKind {
+    /// The `POOL_TYPE` the older routines and `LOOKASIDE_LIST_EX` take.
+    #[must_use]
+    pub const fn pool_type(self) -> ffi::POOL_TYPE {
+        match self {
+            Self::NonPaged => ffi::NON_PAGED_POOL_NX,
+            Self::Paged => ffi::PAGED_POOL,
+        }
+    }
+
+    const fn pool_flags(self) -> u64 {
+        match self {
+            Self::NonPaged => ffi::POOL_FLAG_NON_PAGED,
+            Self::Paged => ffi::POOL_FLAG_PAGED,
+        }
+    }
+
+    /// The name WinDbg shows for a `POOL_TYPE` value.
+    #[must_use]
+    pub const fn type_name(pool_type: u32) -> &'static str {
+        match pool_type {
+            0 => "NonPagedPool",
+            1 => "PagedPool",
+            512 => "NonPagedPoolNx",
+            _ => "?",
+        }
+    }
+}
+
+/// A pool allocator for one pool and tag, with the allocation routine looked up once.
+///
+/// `ExAllocatePool2` (Windows 10 2004 and later) is used where the kernel exports it,
+/// `ExAllocatePoolWithTag` elsewhere, so one binary loads on every Windows 10 and 11 release.
+#[derive(Clone, Copy)]
+pub struct Pool {
+    kind: PoolKind,
+    tag: u32,
+    allocate_pool2: Option<AllocatePool2>,
+}
+
+impl Pool {
+    /// Looks the routines up: call at `PASSIVE_LEVEL` (`DriverEntry`).
+    #[must_use]
+    pub fn new(kind: PoolKind, tag: u32) -> Self {
+        Self {
+            kind,
+            tag,
+            allocate_pool2: Routines::resolve().allocate_pool2,
+        }
+    }
+
+    /// Allocates `size_of::<T>()` bytes, or `None` when the pool is exhausted.
+    #[must_use]
+    pub fn allocate<T>(&self) -> Option<PoolBox<T>> {
+        const {
+            // Pool blocks are 16-byte aligned on x64; a stricter `T` would need more.
+            assert!(align_of::<T>() <= 16);
+        }
+        let size = size_of::<T>();
+        let raw = match self.allocate_pool2 {
+            Some(allocate_pool2) => {
+                // SAFETY: the kernel's ExAllocatePool2 (resolved by name) with its documented
+                // arguments, at IRQL <= DISPATCH_LEVEL (PASSIVE_LEVEL here).
+                unsafe { allocate_pool2(self.kind.pool_flags(), size, self.tag) }
+            }
+            None => {
+                // SAFETY: plain pool allocation at PASSIVE_LEVEL; a NULL result is handled.
+                unsafe { ffi::ExAllocatePoolWithTag(self.kind.pool_type(), size as _, self.tag) }
+            }
+        };
+        NonNull::new(raw.cast::<T>()).map(|block| PoolBox {
+            block,
+            tag: self.tag,
+            _owns: PhantomData,
+        })
+    }
+}
+
+/// One pool block sized for a `T`, freed with its tag when dropped.
 ///
 /// The block is never initialised as a `T` by this type: it hands out a raw pointer for the
 /// kernel to fill (the lookaside control structure is initialised by
@@ -18,38 +105,6 @@ pub struct PoolBox<T> {
 }
 
 impl<T> PoolBox<T> {
-    /// Allocates `size_of::<T>()` bytes of nonpaged pool with `tag`, or `None` when the pool
-    /// is exhausted.
-    ///
-    /// `ExAllocatePool2` (Windows 10 2004 and later, zeroes the block) is used where the kernel
-    /// exports it, `ExAllocatePoolWithTag(NonPagedPoolNx)` elsewhere, so one binary loads on
-    /// every Windows 10 and 11 release.
-    #[must_use]
-    pub fn allocate_nonpaged(tag: u32) -> Option<Self> {
-        const {
-            // Pool blocks are 16-byte aligned on x64; a stricter `T` would need more.
-            assert!(align_of::<T>() <= 16);
-        }
-        let size = size_of::<T>();
-        let routines = Routines::resolve();
-        let raw = match routines.allocate_pool2 {
-            Some(allocate_pool2) => {
-                // SAFETY: `allocate_pool2` is the kernel's ExAllocatePool2 (resolved by name);
-                // these are its documented arguments and DriverEntry runs at PASSIVE_LEVEL.
-                unsafe { allocate_pool2(ffi::POOL_FLAG_NON_PAGED, size, tag) }
-            }
-            None => {
-                // SAFETY: plain pool allocation at PASSIVE_LEVEL; a NULL result is handled.
-                unsafe { ffi::ExAllocatePoolWithTag(ffi::NON_PAGED_POOL_NX, size as _, tag) }
-            }
-        };
-        NonNull::new(raw.cast::<T>()).map(|block| Self {
-            block,
-            tag,
-            _owns: PhantomData,
-        })
-    }
-
     /// The block's address, for the kernel calls that fill it and for the log.
     #[must_use]
     pub const fn as_ptr(&self) -> *mut T {
@@ -70,3 +125,8 @@ impl<T> Drop for PoolBox<T> {
         unsafe { ffi::ExFreePoolWithTag(self.block.as_ptr().cast(), self.tag) };
     }
 }
+
+// SAFETY: a pool block may be freed from any thread; `T`'s own thread rules still apply.
+unsafe impl<T: Send> Send for PoolBox<T> {}
+// SAFETY: `&PoolBox` only exposes the address.
+unsafe impl<T: Sync> Sync for PoolBox<T> {}

@@ -30,18 +30,16 @@ impl Routines {
     /// Looks every routine up. `MmGetSystemRoutineAddress` must be called at PASSIVE_LEVEL,
     /// which is where DriverEntry runs.
     pub fn resolve() -> Self {
-        let allocate_pool2 = lookup(&utf16::<16>("ExAllocatePool2"));
-        let allocate_from_lookaside = lookup(&utf16::<32>("ExAllocateFromLookasideListEx"));
-        let free_to_lookaside = lookup(&utf16::<32>("ExFreeToLookasideListEx"));
+        let allocate_pool2 = lookup("ExAllocatePool2");
+        let allocate_from_lookaside = lookup("ExAllocateFromLookasideListEx");
+        let free_to_lookaside = lookup("ExFreeToLookasideListEx");
         Self {
             // SAFETY: a non-NULL address returned for this exported name is that routine, whose
             // prototype is `AllocatePool2` (wdm.h); transmuting a code pointer to a matching
             // `extern "system" fn` is sound.
             allocate_pool2: allocate_pool2
                 .map(|p| unsafe { core::mem::transmute::<*mut c_void, AllocatePool2>(p) }),
-            // Both halves or neither: a kernel exporting only one would be inconsistent, and
-            // mixing the kernel's and the inline counters would still be correct, but pairing
-            // keeps the chosen path obvious in the log.
+            // Both or neither, so one path serves a list.
             allocate_from_lookaside: allocate_from_lookaside
                 .filter(|_| free_to_lookaside.is_some())
                 .map(|p| {
@@ -58,27 +56,41 @@ impl Routines {
     }
 }
 
-/// A routine name as the NUL-free UTF-16 a `UNICODE_STRING` holds; `N` is the buffer size.
-fn utf16<const N: usize>(name: &str) -> ([u16; N], usize) {
-    let mut buffer = [0_u16; N];
-    let mut len = 0;
-    for (slot, unit) in buffer.iter_mut().zip(name.encode_utf16()) {
-        *slot = unit;
-        len += 1;
-    }
-    debug_assert_eq!(len, name.len(), "routine name longer than its buffer");
-    (buffer, len)
+/// A short ASCII name as the UTF-16 a `UNICODE_STRING` points at; `N` is the buffer size.
+pub struct Utf16Name<const N: usize> {
+    buffer: [u16; N],
+    len: usize,
 }
 
-fn lookup<const N: usize>((buffer, len): &([u16; N], usize)) -> Option<*mut c_void> {
-    let bytes = u16::try_from(len * 2).ok()?;
-    let mut name = ffi::UNICODE_STRING {
-        Length: bytes,
-        MaximumLength: bytes,
-        Buffer: buffer.as_ptr().cast_mut(),
-    };
-    // SAFETY: `name` is a valid counted string over `buffer`, which outlives the call; the
-    // routine only reads it.
+impl<const N: usize> Utf16Name<N> {
+    /// Copies `name`, cut at `N` units (names here are constants that fit).
+    pub fn new(name: &str) -> Self {
+        let mut buffer = [0_u16; N];
+        let mut len = 0;
+        for (slot, unit) in buffer.iter_mut().zip(name.encode_utf16()) {
+            *slot = unit;
+            len += 1;
+        }
+        debug_assert_eq!(len, name.len(), "name longer than its buffer");
+        Self { buffer, len }
+    }
+
+    /// A counted string over the buffer; valid while `self` is.
+    pub fn as_unicode_string(&self) -> ffi::UNICODE_STRING {
+        let bytes = u16::try_from(self.len * 2).unwrap_or(u16::MAX);
+        ffi::UNICODE_STRING {
+            Length: bytes,
+            MaximumLength: bytes,
+            Buffer: self.buffer.as_ptr().cast_mut(),
+        }
+    }
+}
+
+fn lookup(name: &str) -> Option<*mut c_void> {
+    let name = Utf16Name::<32>::new(name);
+    let mut name = name.as_unicode_string();
+    // SAFETY: `name` is a valid counted string over a buffer that outlives the call; the
+    // routine only reads it. PASSIVE_LEVEL (DriverEntry).
     let address = unsafe { ffi::MmGetSystemRoutineAddress(&raw mut name) };
     (!address.is_null()).then_some(address)
 }

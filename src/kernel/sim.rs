@@ -4,11 +4,16 @@
 //! boundary's safe layer, the chain and the scenario run unchanged. The simulation keeps the
 //! bookkeeping a kernel would (pool blocks by address and tag, live lookaside lists), checks
 //! every call against it (double free, wrong tag, deleting a list twice: panics), records the
-//! `DbgPrint` transcript, and can be told to fail: the n-th pool allocation, the k-th lookaside
-//! allocation, the list's initialisation, or to lack the exports newer kernels have.
+//! `DbgPrint` transcript, and can be told to fail (the n-th pool allocation, the list's
+//! initialisation, thread creation), to lack the exports newer kernels have, to have a
+//! debugger attached, and which registry parameters the service has.
 //!
-//! State is per test thread, so tests run in parallel without seeing each other; the SList
-//! operations are also serialised by a lock, as the real ones are interlocked.
+//! The routines are `extern "C-unwind"`, so a failed check fails its test instead of aborting
+//! the test binary (only the callbacks stored in a list stay `extern "C"`).
+//!
+//! Each test gets its own simulated kernel (`reset`), shared with the system threads the driver
+//! starts, so tests run in parallel without seeing each other. The SList routines are
+//! serialised by a lock and the list counters updated atomically, as the real ones are.
 
 // The DDK's names and prototypes, documented there.
 #![allow(
@@ -25,21 +30,41 @@
 use core::ffi::c_void;
 use core::fmt;
 use core::ptr;
+use core::sync::atomic::{AtomicU32, Ordering};
 use std::alloc::Layout;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Instant;
 
 pub type NTSTATUS = i32;
 pub type POOL_TYPE = i32;
+pub type SIZE_T = usize;
+pub type HANDLE = *mut c_void;
+pub type KEY_VALUE_INFORMATION_CLASS = i32;
+pub type PKSTART_ROUTINE = Option<unsafe extern "C" fn(*mut c_void)>;
 
 pub const STATUS_SUCCESS: NTSTATUS = 0;
 pub const STATUS_DEVICE_CONFIGURATION_ERROR: NTSTATUS = 0xC000_0182_u32.cast_signed();
 pub const STATUS_PROCEDURE_NOT_FOUND: NTSTATUS = 0xC000_007A_u32.cast_signed();
 pub const STATUS_INSUFFICIENT_RESOURCES: NTSTATUS = 0xC000_009A_u32.cast_signed();
+pub const STATUS_OBJECT_NAME_NOT_FOUND: NTSTATUS = 0xC000_0034_u32.cast_signed();
+pub const STATUS_BUFFER_OVERFLOW: NTSTATUS = 0x8000_0005_u32.cast_signed();
+pub const STATUS_INVALID_HANDLE: NTSTATUS = 0xC000_0008_u32.cast_signed();
 pub const NON_PAGED_POOL_NX: POOL_TYPE = 512;
+pub const PAGED_POOL: POOL_TYPE = 1;
 pub const POOL_FLAG_NON_PAGED: u64 = 0x40;
+pub const POOL_FLAG_PAGED: u64 = 0x100;
+pub const OBJ_CASE_INSENSITIVE: u32 = 0x40;
+pub const OBJ_KERNEL_HANDLE: u32 = 0x200;
+pub const KEY_QUERY_VALUE: u32 = 1;
+pub const SYNCHRONIZE: u32 = 0x0010_0000;
+pub const REG_DWORD: u32 = 4;
+pub const KEY_VALUE_PARTIAL_INFORMATION_CLASS: KEY_VALUE_INFORMATION_CLASS = 2;
+/// The simulated performance counter's frequency (10 MHz, as on most Windows machines).
+pub const PERFORMANCE_FREQUENCY: i64 = 10_000_000;
 
 /// Windows' initial `Depth` of a new list (`ExMinimumLookasideDepth`).
 pub const MINIMUM_LOOKASIDE_DEPTH: u16 = 4;
@@ -71,6 +96,22 @@ pub struct UNICODE_STRING {
     pub Length: u16,
     pub MaximumLength: u16,
     pub Buffer: *mut u16,
+}
+
+#[repr(C)]
+pub struct OBJECT_ATTRIBUTES {
+    pub Length: u32,
+    pub RootDirectory: HANDLE,
+    pub ObjectName: *mut UNICODE_STRING,
+    pub Attributes: u32,
+    pub SecurityDescriptor: *mut c_void,
+    pub SecurityQualityOfService: *mut c_void,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union LARGE_INTEGER {
+    pub QuadPart: i64,
 }
 
 pub type PALLOCATE_FUNCTION_EX =
@@ -123,8 +164,17 @@ pub struct FreeExUnion {
     pub FreeEx: PFREE_FUNCTION_EX,
 }
 
+/// A registry value under the service's `Parameters` key.
+#[derive(Clone, Copy, Debug)]
+pub enum RegValue {
+    /// `REG_DWORD`.
+    Dword(u32),
+    /// Another type (the number of `REG_*`), e.g. `REG_SZ` = 1.
+    Other(u32),
+}
+
 /// What the simulated kernel has and where it fails.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Config {
     /// The kernel exports `ExAllocateFromLookasideListEx`/`ExFreeToLookasideListEx` (11 22H2+).
     pub lookaside_exports: bool,
@@ -132,10 +182,14 @@ pub struct Config {
     pub pool2: bool,
     /// The n-th pool allocation (1-based, any routine) returns NULL.
     pub fail_pool_allocation: Option<u32>,
-    /// The k-th `ExAllocateFromLookasideListEx` (1-based) finds the list and the pool empty.
-    pub fail_lookaside_allocation: Option<u32>,
     /// `ExInitializeLookasideListEx` fails with this status.
     pub fail_init: Option<NTSTATUS>,
+    /// `PsCreateSystemThread` fails from this call on (1-based).
+    pub fail_thread_creation: Option<u32>,
+    /// The service's `Parameters` key and its values; `None`: no such key.
+    pub parameters: Option<Vec<(&'static str, RegValue)>>,
+    /// A kernel debugger is attached.
+    pub debugger: bool,
 }
 
 #[derive(Default)]
@@ -145,33 +199,45 @@ struct State {
     /// Live pool blocks: address → (size, tag).
     pool: BTreeMap<usize, (usize, u32)>,
     pool_allocations: u32,
-    lookaside_allocations: u32,
     /// Initialised, not yet deleted lookaside lists.
     live_lists: Vec<usize>,
+    /// Open handles: 1 the service key, 2 its Parameters key, 100.. threads.
+    handles: BTreeMap<usize, Option<JoinHandle<()>>>,
+    next_handle: usize,
+    thread_creations: u32,
+    breakpoints: u32,
 }
 
+type Shared = Arc<Mutex<State>>;
+
 thread_local! {
-    static STATE: RefCell<State> = RefCell::new(State::default());
+    /// The simulated kernel this thread belongs to (its test's, or its creator's).
+    static CURRENT: RefCell<Option<Shared>> = const { RefCell::new(None) };
 }
 
 /// Serialises the SList routines across threads, as the real ones are interlocked.
 static SLIST_LOCK: Mutex<()> = Mutex::new(());
 
-fn with_state<R>(f: impl FnOnce(&mut State) -> R) -> R {
-    STATE.with(|state| f(&mut state.borrow_mut()))
+fn current() -> Shared {
+    CURRENT.with(|current| current.borrow().clone()).expect("sim::reset() was not called on this thread")
 }
 
-/// Starts a fresh simulated kernel on this thread.
-///
-/// # Panics
-/// If the previous run left pool blocks or lookaside lists behind (a leak the test missed).
+fn lock(shared: &Shared) -> MutexGuard<'_, State> {
+    shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn with_state<R>(f: impl FnOnce(&mut State) -> R) -> R {
+    f(&mut lock(&current()))
+}
+
+/// Starts a fresh simulated kernel for this thread (and the threads the driver starts).
 pub fn reset(config: Config) {
-    with_state(|state| {
-        *state = State {
-            config,
-            ..State::default()
-        };
-    });
+    let state = State {
+        config,
+        next_handle: 100,
+        ..State::default()
+    };
+    CURRENT.with(|current| *current.borrow_mut() = Some(Arc::new(Mutex::new(state))));
 }
 
 /// The `DbgPrint` output so far.
@@ -190,6 +256,18 @@ pub fn outstanding_pool_blocks() -> Vec<(usize, usize, u32)> {
 #[must_use]
 pub fn live_lookaside_lists() -> usize {
     with_state(|state| state.live_lists.len())
+}
+
+/// Handles opened and not closed.
+#[must_use]
+pub fn open_handles() -> usize {
+    with_state(|state| state.handles.len())
+}
+
+/// How often `DbgBreakPoint` was called.
+#[must_use]
+pub fn breakpoints() -> u32 {
+    with_state(|state| state.breakpoints)
 }
 
 /// `DbgPrint("%s", text)`.
@@ -221,27 +299,27 @@ fn pool_allocate(size: usize, tag: u32, zeroed: bool) -> *mut c_void {
     block.cast()
 }
 
-pub unsafe extern "C" fn ExAllocatePoolWithTag(
+pub unsafe extern "C-unwind" fn ExAllocatePoolWithTag(
     PoolType: POOL_TYPE,
     NumberOfBytes: usize,
     Tag: u32,
 ) -> *mut c_void {
-    assert_eq!(
-        PoolType, NON_PAGED_POOL_NX,
-        "the driver only uses NonPagedPoolNx"
+    assert!(
+        PoolType == NON_PAGED_POOL_NX || PoolType == PAGED_POOL,
+        "the driver uses NonPagedPoolNx and PagedPool only"
     );
     pool_allocate(NumberOfBytes, Tag, false)
 }
 
 unsafe extern "C" fn ExAllocatePool2(Flags: u64, NumberOfBytes: usize, Tag: u32) -> *mut c_void {
-    assert_eq!(
-        Flags, POOL_FLAG_NON_PAGED,
-        "the driver only uses POOL_FLAG_NON_PAGED"
+    assert!(
+        Flags == POOL_FLAG_NON_PAGED || Flags == POOL_FLAG_PAGED,
+        "the driver uses POOL_FLAG_NON_PAGED and POOL_FLAG_PAGED only"
     );
     pool_allocate(NumberOfBytes, Tag, true)
 }
 
-pub unsafe extern "C" fn ExFreePoolWithTag(P: *mut c_void, Tag: u32) {
+pub unsafe extern "C-unwind" fn ExFreePoolWithTag(P: *mut c_void, Tag: u32) {
     let (size, tag) = with_state(|state| state.pool.remove(&(P as usize)))
         .unwrap_or_else(|| panic!("BAD_POOL_CALLER: {P:p} is not an allocated pool block"));
     assert_eq!(
@@ -253,7 +331,7 @@ pub unsafe extern "C" fn ExFreePoolWithTag(P: *mut c_void, Tag: u32) {
     unsafe { std::alloc::dealloc(P.cast(), layout) };
 }
 
-pub unsafe extern "C" fn ExpInterlockedPopEntrySList(
+pub unsafe extern "C-unwind" fn ExpInterlockedPopEntrySList(
     ListHead: *mut SLIST_HEADER,
 ) -> *mut SLIST_ENTRY {
     let _guard = SLIST_LOCK.lock().expect("SList lock");
@@ -268,7 +346,7 @@ pub unsafe extern "C" fn ExpInterlockedPopEntrySList(
     first
 }
 
-pub unsafe extern "C" fn ExpInterlockedPushEntrySList(
+pub unsafe extern "C-unwind" fn ExpInterlockedPushEntrySList(
     ListHead: *mut SLIST_HEADER,
     ListEntry: *mut SLIST_ENTRY,
 ) -> *mut SLIST_ENTRY {
@@ -287,7 +365,7 @@ pub unsafe extern "C" fn ExpInterlockedPushEntrySList(
     first
 }
 
-pub unsafe extern "C" fn ExQueryDepthSList(ListHead: *mut SLIST_HEADER) -> u16 {
+pub unsafe extern "C-unwind" fn ExQueryDepthSList(ListHead: *mut SLIST_HEADER) -> u16 {
     let _guard = SLIST_LOCK.lock().expect("SList lock");
     // SAFETY: the caller passes a live header.
     u16::try_from(unsafe { (*ListHead).Alignment }).expect("depth fits a USHORT")
@@ -310,7 +388,7 @@ unsafe extern "C" fn default_free(Buffer: *mut c_void, Lookaside: *mut LOOKASIDE
     unsafe { ExFreePoolWithTag(Buffer, tag) };
 }
 
-pub unsafe extern "C" fn ExInitializeLookasideListEx(
+pub unsafe extern "C-unwind" fn ExInitializeLookasideListEx(
     Lookaside: *mut LOOKASIDE_LIST_EX,
     Allocate: PALLOCATE_FUNCTION_EX,
     Free: PFREE_FUNCTION_EX,
@@ -367,15 +445,19 @@ pub unsafe extern "C" fn ExInitializeLookasideListEx(
     STATUS_SUCCESS
 }
 
-pub unsafe extern "C" fn ExDeleteLookasideListEx(Lookaside: *mut LOOKASIDE_LIST_EX) {
+pub unsafe extern "C-unwind" fn ExDeleteLookasideListEx(Lookaside: *mut LOOKASIDE_LIST_EX) {
+    // SAFETY: as the caller's.
+    unsafe { ExFlushLookasideListEx(Lookaside) };
     with_state(|state| {
-        let index = state
-            .live_lists
-            .iter()
-            .position(|&l| l == Lookaside as usize);
+        let index = state.live_lists.iter().position(|&l| l == Lookaside as usize);
         let index = index.expect("ExDeleteLookasideListEx on a list that is not live");
         state.live_lists.swap_remove(index);
     });
+}
+
+pub unsafe extern "C-unwind" fn ExFlushLookasideListEx(Lookaside: *mut LOOKASIDE_LIST_EX) {
+    let live = with_state(|state| state.live_lists.contains(&(Lookaside as usize)));
+    assert!(live, "ExFlushLookasideListEx on a list that is not live");
     // SAFETY: the list is live, so its fields are initialised.
     let list = unsafe { &mut (*Lookaside).L };
     let head = &raw mut list.__bindgen_anon_1.ListHead;
@@ -391,46 +473,54 @@ pub unsafe extern "C" fn ExDeleteLookasideListEx(Lookaside: *mut LOOKASIDE_LIST_
     }
 }
 
+fn counter(field: *mut u32) -> &'static AtomicU32 {
+    // SAFETY: a ULONG counter of a live list, only ever updated atomically while it lives.
+    unsafe { AtomicU32::from_ptr(field) }
+}
+
 /// The kernel's exported `ExAllocateFromLookasideListEx` (Windows 11 22H2 and later).
-unsafe extern "C" fn ExAllocateFromLookasideListEx(
-    Lookaside: *mut LOOKASIDE_LIST_EX,
-) -> *mut c_void {
-    let fail = with_state(|state| {
-        state.lookaside_allocations += 1;
-        state.config.fail_lookaside_allocation == Some(state.lookaside_allocations)
-    });
-    // SAFETY: the caller passes a live, initialised list; the simulation is single-threaded
-    // per list outside the SList routines.
-    let list = unsafe { &mut (*Lookaside).L };
-    list.TotalAllocates += 1;
-    if fail {
-        list.__bindgen_anon_2.AllocateMisses += 1;
-        return ptr::null_mut();
-    }
+unsafe extern "C" fn ExAllocateFromLookasideListEx(Lookaside: *mut LOOKASIDE_LIST_EX) -> *mut c_void {
+    // SAFETY: the caller passes a live, initialised list; only counters change after
+    // initialisation, and those atomically.
+    let list = unsafe { &raw mut (*Lookaside).L };
+    // SAFETY: as above, for each field.
+    counter(unsafe { &raw mut (*list).TotalAllocates }).fetch_add(1, Ordering::Relaxed);
     // SAFETY: the list's own header.
-    let entry = unsafe { ExpInterlockedPopEntrySList(&raw mut list.__bindgen_anon_1.ListHead) };
+    let entry = unsafe { ExpInterlockedPopEntrySList(&raw mut (*list).__bindgen_anon_1.ListHead) };
     if !entry.is_null() {
         return entry.cast();
     }
-    list.__bindgen_anon_2.AllocateMisses += 1;
-    let allocate = list.__bindgen_anon_4.AllocateEx.expect("AllocateEx");
+    // SAFETY: as above.
+    counter(unsafe { &raw mut (*list).__bindgen_anon_2.AllocateMisses }).fetch_add(1, Ordering::Relaxed);
+    // SAFETY: read-only after initialisation.
+    let (allocate, pool_type, size, tag) = unsafe {
+        (
+            (*list).__bindgen_anon_4.AllocateEx.expect("AllocateEx"),
+            (*list).Type,
+            (*list).Size,
+            (*list).Tag,
+        )
+    };
     // SAFETY: the list's own allocate routine with its own parameters.
-    unsafe { allocate(list.Type, list.Size as usize, list.Tag, Lookaside) }
+    unsafe { allocate(pool_type, size as usize, tag, Lookaside) }
 }
 
 /// The kernel's exported `ExFreeToLookasideListEx` (Windows 11 22H2 and later).
-unsafe extern "C" fn ExFreeToLookasideListEx(
-    Lookaside: *mut LOOKASIDE_LIST_EX,
-    Entry: *mut c_void,
-) {
+unsafe extern "C" fn ExFreeToLookasideListEx(Lookaside: *mut LOOKASIDE_LIST_EX, Entry: *mut c_void) {
     // SAFETY: as in `ExAllocateFromLookasideListEx`.
-    let list = unsafe { &mut (*Lookaside).L };
-    list.TotalFrees += 1;
-    let head = &raw mut list.__bindgen_anon_1.ListHead;
+    let list = unsafe { &raw mut (*Lookaside).L };
+    // SAFETY: as above.
+    counter(unsafe { &raw mut (*list).TotalFrees }).fetch_add(1, Ordering::Relaxed);
+    // SAFETY: as above.
+    let head = unsafe { &raw mut (*list).__bindgen_anon_1.ListHead };
+    // SAFETY: read-only after initialisation (the simulation never retunes Depth).
+    let depth = unsafe { (*list).Depth };
     // SAFETY: the list's own header.
-    if unsafe { ExQueryDepthSList(head) } >= list.Depth {
-        list.__bindgen_anon_3.FreeMisses += 1;
-        let free = list.__bindgen_anon_5.FreeEx.expect("FreeEx");
+    if unsafe { ExQueryDepthSList(head) } >= depth {
+        // SAFETY: as above.
+        counter(unsafe { &raw mut (*list).__bindgen_anon_3.FreeMisses }).fetch_add(1, Ordering::Relaxed);
+        // SAFETY: read-only after initialisation.
+        let free = unsafe { (*list).__bindgen_anon_5.FreeEx.expect("FreeEx") };
         // SAFETY: the list's own free routine with one of its blocks.
         unsafe { free(Entry, Lookaside) };
     } else {
@@ -439,7 +529,7 @@ unsafe extern "C" fn ExFreeToLookasideListEx(
     }
 }
 
-pub unsafe extern "C" fn MmGetSystemRoutineAddress(
+pub unsafe extern "C-unwind" fn MmGetSystemRoutineAddress(
     SystemRoutineName: *mut UNICODE_STRING,
 ) -> *mut c_void {
     // SAFETY: the caller passes a valid counted string.
@@ -447,7 +537,7 @@ pub unsafe extern "C" fn MmGetSystemRoutineAddress(
     // SAFETY: `Buffer` holds `Length` bytes of UTF-16.
     let name = unsafe { std::slice::from_raw_parts(name.Buffer, usize::from(name.Length) / 2) };
     let name = String::from_utf16(name).expect("routine names are ASCII");
-    let config = with_state(|state| state.config);
+    let config = with_state(|state| state.config.clone());
     match name.as_str() {
         "ExAllocatePool2" if config.pool2 => ExAllocatePool2 as *mut c_void,
         "ExAllocateFromLookasideListEx" if config.lookaside_exports => {
@@ -458,4 +548,173 @@ pub unsafe extern "C" fn MmGetSystemRoutineAddress(
         }
         _ => ptr::null_mut(),
     }
+}
+
+fn name_of(name: *const UNICODE_STRING) -> String {
+    // SAFETY: the caller passes a valid counted string.
+    let name = unsafe { &*name };
+    // SAFETY: `Buffer` holds `Length` bytes of UTF-16.
+    let units = unsafe { std::slice::from_raw_parts(name.Buffer, usize::from(name.Length) / 2) };
+    String::from_utf16(units).expect("UTF-16 name")
+}
+
+pub unsafe extern "C-unwind" fn ZwOpenKey(
+    KeyHandle: *mut HANDLE,
+    DesiredAccess: u32,
+    ObjectAttributes: *mut OBJECT_ATTRIBUTES,
+) -> NTSTATUS {
+    assert_eq!(DesiredAccess, KEY_QUERY_VALUE, "the driver only reads");
+    // SAFETY: the caller passes valid attributes.
+    let attributes = unsafe { &*ObjectAttributes };
+    assert_ne!(attributes.Attributes & OBJ_KERNEL_HANDLE, 0, "kernel handles only");
+    let name = name_of(attributes.ObjectName);
+    let handle = with_state(|state| {
+        let handle = match (attributes.RootDirectory as usize, name.as_str()) {
+            (0, SERVICE_KEY) => 1,
+            (1, "Parameters") if state.config.parameters.is_some() => 2,
+            _ => return None,
+        };
+        state.handles.insert(handle, None);
+        Some(handle)
+    });
+    let Some(handle) = handle else {
+        return STATUS_OBJECT_NAME_NOT_FOUND;
+    };
+    // SAFETY: a valid out pointer.
+    unsafe { KeyHandle.write(handle as HANDLE) };
+    STATUS_SUCCESS
+}
+
+/// The service key the simulated kernel has (what `DriverEntry`'s `RegistryPath` names).
+pub const SERVICE_KEY: &str = r"\Registry\Machine\System\CurrentControlSet\Services\LookasideList";
+
+pub unsafe extern "C-unwind" fn ZwQueryValueKey(
+    KeyHandle: HANDLE,
+    ValueName: *mut UNICODE_STRING,
+    KeyValueInformationClass: KEY_VALUE_INFORMATION_CLASS,
+    KeyValueInformation: *mut c_void,
+    Length: u32,
+    ResultLength: *mut u32,
+) -> NTSTATUS {
+    assert_eq!(KeyHandle as usize, 2, "values are read from the Parameters key");
+    assert_eq!(KeyValueInformationClass, KEY_VALUE_PARTIAL_INFORMATION_CLASS);
+    let name = name_of(ValueName);
+    let value = with_state(|state| {
+        let values = state.config.parameters.as_ref()?;
+        values.iter().find(|(n, _)| n.eq_ignore_ascii_case(&name)).map(|(_, v)| *v)
+    });
+    let (reg_type, data): (u32, Vec<u8>) = match value {
+        None => return STATUS_OBJECT_NAME_NOT_FOUND,
+        Some(RegValue::Dword(value)) => (REG_DWORD, value.to_le_bytes().to_vec()),
+        // A string or blob longer than the caller's buffer, as a REG_SZ path would be.
+        Some(RegValue::Other(reg_type)) => (reg_type, vec![b'x'; 200]),
+    };
+    let mut info = Vec::new();
+    for field in [0, reg_type, u32::try_from(data.len()).expect("small")] {
+        info.extend_from_slice(&field.to_le_bytes());
+    }
+    info.extend_from_slice(&data);
+    let total = u32::try_from(info.len()).expect("small");
+    // SAFETY: valid out pointers, `Length` bytes at `KeyValueInformation`.
+    unsafe { ResultLength.write(total) };
+    let fits = total <= Length;
+    let copied = if fits { info.len() } else { 12.min(Length as usize) };
+    // SAFETY: as above; at most `Length` bytes.
+    unsafe { ptr::copy_nonoverlapping(info.as_ptr(), KeyValueInformation.cast(), copied) };
+    if fits { STATUS_SUCCESS } else { STATUS_BUFFER_OVERFLOW }
+}
+
+pub unsafe extern "C-unwind" fn ZwClose(Handle: HANDLE) -> NTSTATUS {
+    let closed = with_state(|state| state.handles.remove(&(Handle as usize)));
+    match closed {
+        Some(None) => STATUS_SUCCESS,
+        Some(Some(_)) => panic!("ZwClose on a thread handle nobody waited for"),
+        None => STATUS_INVALID_HANDLE,
+    }
+}
+
+struct SendPtr(*mut c_void);
+// SAFETY: the driver's thread context, used by the one thread it is for.
+unsafe impl Send for SendPtr {}
+
+pub unsafe extern "C-unwind" fn PsCreateSystemThread(
+    ThreadHandle: *mut HANDLE,
+    DesiredAccess: u32,
+    ObjectAttributes: *mut OBJECT_ATTRIBUTES,
+    ProcessHandle: HANDLE,
+    ClientId: *mut c_void,
+    StartRoutine: PKSTART_ROUTINE,
+    StartContext: *mut c_void,
+) -> NTSTATUS {
+    assert_eq!(DesiredAccess, SYNCHRONIZE);
+    assert!(ProcessHandle.is_null() && ClientId.is_null());
+    // SAFETY: the caller passes valid attributes.
+    assert_ne!(unsafe { (*ObjectAttributes).Attributes } & OBJ_KERNEL_HANDLE, 0);
+    let shared = current();
+    let fail = {
+        let mut state = lock(&shared);
+        state.thread_creations += 1;
+        state.config.fail_thread_creation.is_some_and(|n| state.thread_creations >= n)
+    };
+    if fail {
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    let routine = StartRoutine.expect("StartRoutine");
+    let context = SendPtr(StartContext);
+    let for_thread = Arc::clone(&shared);
+    let thread = std::thread::spawn(move || {
+        let context = context;
+        CURRENT.with(|current| *current.borrow_mut() = Some(for_thread));
+        // SAFETY: the driver's routine with the driver's context.
+        unsafe { routine(context.0) };
+    });
+    let mut state = lock(&shared);
+    let handle = state.next_handle;
+    state.next_handle += 1;
+    state.handles.insert(handle, Some(thread));
+    drop(state);
+    // SAFETY: a valid out pointer.
+    unsafe { ThreadHandle.write(handle as HANDLE) };
+    STATUS_SUCCESS
+}
+
+pub unsafe extern "C-unwind" fn PsTerminateSystemThread(_ExitStatus: NTSTATUS) -> NTSTATUS {
+    // A real system thread ends here; the simulated one returns from its routine next.
+    STATUS_SUCCESS
+}
+
+pub unsafe extern "C-unwind" fn ZwWaitForSingleObject(Handle: HANDLE, Alertable: u8, Timeout: *mut LARGE_INTEGER) -> NTSTATUS {
+    assert_eq!(Alertable, 0);
+    assert!(Timeout.is_null());
+    let thread = with_state(|state| state.handles.get_mut(&(Handle as usize)).and_then(Option::take));
+    let thread = thread.expect("waiting on a thread handle that is not open or already waited for");
+    thread.join().expect("a driver thread panicked");
+    // The handle stays open until ZwClose, as in the kernel.
+    with_state(|state| state.handles.insert(Handle as usize, None));
+    STATUS_SUCCESS
+}
+
+static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+pub unsafe extern "C-unwind" fn KeQueryPerformanceCounter(PerformanceFrequency: *mut LARGE_INTEGER) -> LARGE_INTEGER {
+    if !PerformanceFrequency.is_null() {
+        // SAFETY: a valid out pointer.
+        unsafe { PerformanceFrequency.write(LARGE_INTEGER { QuadPart: PERFORMANCE_FREQUENCY }) };
+    }
+    let ns = EPOCH.get_or_init(Instant::now).elapsed().as_nanos();
+    LARGE_INTEGER {
+        QuadPart: i64::try_from(ns / 100).expect("ticks fit"),
+    }
+}
+
+pub unsafe extern "C-unwind" fn KdRefreshDebuggerNotPresent() -> u8 {
+    u8::from(!with_state(|state| state.config.debugger))
+}
+
+pub unsafe extern "C-unwind" fn DbgBreakPoint() {
+    let attached = with_state(|state| {
+        state.breakpoints += 1;
+        state.config.debugger
+    });
+    assert!(attached, "DbgBreakPoint without a kernel debugger: KMODE_EXCEPTION_NOT_HANDLED");
 }

@@ -1,0 +1,117 @@
+//! `REG_DWORD` values under the service key's `Parameters` subkey.
+
+use core::ffi::c_void;
+use core::ptr;
+
+use super::ffi::{self, HANDLE, NTSTATUS, UNICODE_STRING};
+use super::routines::Utf16Name;
+
+/// What a registry value turned out to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegistryValue {
+    /// No such value (or no `Parameters` key): the default applies, silently.
+    Missing,
+    /// A `REG_DWORD`.
+    Dword(u32),
+    /// A value of another type (`REG_SZ` = 1, `REG_BINARY` = 3, `REG_QWORD` = 11, ...).
+    WrongType(u32),
+    /// Reading failed with this status.
+    Unreadable(NTSTATUS),
+}
+
+/// The registry path `DriverEntry` receives (`\Registry\Machine\System\...\Services\<name>`).
+#[derive(Clone, Copy)]
+pub struct RegistryPath<'a> {
+    path: &'a UNICODE_STRING,
+}
+
+impl<'a> RegistryPath<'a> {
+    /// Wraps `DriverEntry`'s `RegistryPath` argument.
+    ///
+    /// # Safety
+    /// `path` is NULL or points to a valid `UNICODE_STRING` that outlives `'a`.
+    #[must_use]
+    pub const unsafe fn from_raw(path: *const UNICODE_STRING) -> Option<Self> {
+        // SAFETY: the caller guarantees validity for `'a` when non-NULL.
+        match unsafe { path.as_ref() } {
+            Some(path) => Some(Self { path }),
+            None => None,
+        }
+    }
+}
+
+/// The open `Parameters` key; closed when dropped.
+pub struct ParametersKey {
+    handle: HANDLE,
+}
+
+/// `OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE`: registry names ignore case, and the handle must
+/// not be reachable from whatever user process happens to be current.
+const ATTRIBUTES: u32 = ffi::OBJ_CASE_INSENSITIVE | ffi::OBJ_KERNEL_HANDLE;
+
+fn open_key(root: HANDLE, name: &UNICODE_STRING) -> Result<HANDLE, NTSTATUS> {
+    let mut attributes = ffi::OBJECT_ATTRIBUTES {
+        Length: size_of::<ffi::OBJECT_ATTRIBUTES>() as _,
+        RootDirectory: root,
+        ObjectName: ptr::from_ref(name).cast_mut(),
+        Attributes: ATTRIBUTES as _,
+        SecurityDescriptor: ptr::null_mut(),
+        SecurityQualityOfService: ptr::null_mut(),
+    };
+    let mut handle: HANDLE = ptr::null_mut();
+    // SAFETY: valid out pointer and attributes over a counted string that outlives the call;
+    // PASSIVE_LEVEL (DriverEntry).
+    let status = unsafe { ffi::ZwOpenKey(&raw mut handle, ffi::KEY_QUERY_VALUE, &raw mut attributes) };
+    if status < 0 { Err(status) } else { Ok(handle) }
+}
+
+impl ParametersKey {
+    /// Opens `<RegistryPath>\Parameters`; `None` when it does not exist or cannot be opened.
+    #[must_use]
+    pub fn open(service: RegistryPath<'_>) -> Option<Self> {
+        let service_key = open_key(ptr::null_mut(), service.path).ok()?;
+        let name = Utf16Name::<16>::new("Parameters");
+        let parameters = open_key(service_key, &name.as_unicode_string());
+        // SAFETY: a handle ZwOpenKey just returned, closed once.
+        unsafe { ffi::ZwClose(service_key) };
+        parameters.ok().map(|handle| Self { handle })
+    }
+
+    /// Reads the value `name` (at most 31 characters).
+    #[must_use]
+    pub fn dword(&self, name: &str) -> RegistryValue {
+        // KEY_VALUE_PARTIAL_INFORMATION: TitleIndex, Type, DataLength, then the data; a DWORD
+        // fits with room to spare, a larger value reports STATUS_BUFFER_OVERFLOW with its type.
+        #[repr(C, align(8))]
+        struct Buffer([u8; 64]);
+        let mut buffer = Buffer([0; 64]);
+        let mut length = 0;
+        let name = Utf16Name::<32>::new(name);
+        // SAFETY: a live key handle, a counted name and a buffer whose size is passed with it.
+        let status = unsafe {
+            ffi::ZwQueryValueKey(
+                self.handle,
+                ptr::from_ref(&name.as_unicode_string()).cast_mut(),
+                ffi::KEY_VALUE_PARTIAL_INFORMATION_CLASS,
+                buffer.0.as_mut_ptr().cast::<c_void>(),
+                size_of::<Buffer>() as _,
+                &raw mut length,
+            )
+        };
+        let field = |at: usize| u32::from_le_bytes([buffer.0[at], buffer.0[at + 1], buffer.0[at + 2], buffer.0[at + 3]]);
+        match status {
+            ffi::STATUS_OBJECT_NAME_NOT_FOUND => RegistryValue::Missing,
+            ffi::STATUS_BUFFER_OVERFLOW => RegistryValue::WrongType(field(4)),
+            status if status < 0 => RegistryValue::Unreadable(status),
+            _ if field(4) != ffi::REG_DWORD || field(8) != 4 => RegistryValue::WrongType(field(4)),
+            _ => RegistryValue::Dword(field(12)),
+        }
+    }
+}
+
+impl Drop for ParametersKey {
+    fn drop(&mut self) {
+        // SAFETY: the handle ZwOpenKey returned, closed once.
+        unsafe { ffi::ZwClose(self.handle) };
+    }
+}

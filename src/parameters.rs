@@ -1,0 +1,198 @@
+//! The driver's registry parameters (`HKLM\SYSTEM\CurrentControlSet\Services\LookasideList\
+//! Parameters`, all `REG_DWORD`, all optional) and their range checks.
+//!
+//! The defaults are the seed's behaviour. A value of the wrong type or out of range is
+//! reported in one log line naming it, its allowed range and the default used instead.
+
+use core::fmt;
+use core::num::NonZeroU32;
+
+use crate::kernel::registry::RegistryValue;
+use crate::kernel::{ApiPath, NTSTATUS, PoolKind};
+
+/// One parameter: its name, allowed range and default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Spec {
+    /// The value's name under `Parameters`.
+    pub name: &'static str,
+    /// Smallest allowed value.
+    pub min: u32,
+    /// Largest allowed value.
+    pub max: u32,
+    /// Used when the value is missing or bad.
+    pub default: u32,
+}
+
+/// `ListType`: 0 = nonpaged blocks (`NonPagedPoolNx`), 1 = paged blocks (`PagedPool`, as the
+/// seed's `ExInitializePagedLookasideList`).
+pub const LIST_TYPE: Spec = Spec { name: "ListType", min: 0, max: 1, default: 0 };
+/// `BreakBeforeDelete`: 1 = `DbgBreakPoint` before `ExDeleteLookasideListEx`, if a kernel
+/// debugger is attached.
+pub const BREAK_BEFORE_DELETE: Spec = Spec { name: "BreakBeforeDelete", min: 0, max: 1, default: 0 };
+/// `StressIterations`: alloc+free pairs per thread after the seed scenario (0 = none).
+pub const STRESS_ITERATIONS: Spec = Spec { name: "StressIterations", min: 0, max: 100_000_000, default: 0 };
+/// `ApiPath`: 0 = auto, 1 = the kernel's exported routines, 2 = the inline port.
+pub const API_PATH: Spec = Spec { name: "ApiPath", min: 0, max: 2, default: 0 };
+/// `StressThreads`: threads in the stress run (1 = the caller only).
+pub const STRESS_THREADS: Spec = Spec { name: "StressThreads", min: 1, max: 64, default: 1 };
+/// `FailAllocationAt`: the k-th block allocation fails (0 = off).
+pub const FAIL_ALLOCATION_AT: Spec = Spec { name: "FailAllocationAt", min: 0, max: 1_000_000, default: 0 };
+
+/// Every parameter, in the order they are read and logged.
+pub const ALL: [Spec; 6] = [
+    LIST_TYPE,
+    BREAK_BEFORE_DELETE,
+    STRESS_ITERATIONS,
+    API_PATH,
+    STRESS_THREADS,
+    FAIL_ALLOCATION_AT,
+];
+
+/// The settings a run uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// The blocks' pool.
+    pub list_type: PoolKind,
+    /// Break into the debugger before deleting the list.
+    pub break_before_delete: bool,
+    /// Alloc+free pairs per thread in the stress run (0 = no stress run).
+    pub stress_iterations: u32,
+    /// Exported routines or the inline port.
+    pub api_path: ApiPath,
+    /// Threads in the stress run.
+    pub stress_threads: u32,
+    /// Fault injection.
+    pub fail_allocation_at: Option<NonZeroU32>,
+}
+
+impl Default for Settings {
+    /// The seed's behaviour.
+    fn default() -> Self {
+        Self::from_values(|spec| spec.default)
+    }
+}
+
+/// Why a value was not used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// Not a `REG_DWORD`: the `REG_*` type it has.
+    WrongType(u32),
+    /// Outside `min..=max`.
+    OutOfRange(u32),
+    /// `ZwQueryValueKey` failed.
+    Unreadable(NTSTATUS),
+}
+
+/// A parameter that was set but not usable, for the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Complaint {
+    /// Which parameter.
+    pub spec: Spec,
+    /// What was wrong.
+    pub problem: Problem,
+}
+
+impl fmt::Display for Complaint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Spec { name, min, max, default } = self.spec;
+        match self.problem {
+            Problem::WrongType(reg_type) => write!(
+                f,
+                "Parameter {name} is a {}, not a REG_DWORD",
+                reg_type_name(reg_type)
+            )?,
+            Problem::OutOfRange(value) => write!(f, "Parameter {name} = {value} is out of range")?,
+            Problem::Unreadable(status) => {
+                write!(f, "Parameter {name} could not be read (status {status:08X})")?;
+            }
+        }
+        write!(f, "; allowed {min}..{max}, using the default {default}")
+    }
+}
+
+/// The `REG_*` name of a registry value type.
+#[must_use]
+pub const fn reg_type_name(reg_type: u32) -> &'static str {
+    match reg_type {
+        0 => "REG_NONE",
+        1 => "REG_SZ",
+        2 => "REG_EXPAND_SZ",
+        3 => "REG_BINARY",
+        4 => "REG_DWORD",
+        5 => "REG_DWORD_BIG_ENDIAN",
+        6 => "REG_LINK",
+        7 => "REG_MULTI_SZ",
+        11 => "REG_QWORD",
+        _ => "value of an unknown type",
+    }
+}
+
+/// The value to use for `spec`, and why the registry's was not used, if it was not.
+#[must_use]
+pub const fn check(spec: Spec, value: RegistryValue) -> (u32, Option<Complaint>) {
+    let problem = match value {
+        RegistryValue::Missing => return (spec.default, None),
+        RegistryValue::Dword(value) if value >= spec.min && value <= spec.max => return (value, None),
+        RegistryValue::Dword(value) => Problem::OutOfRange(value),
+        RegistryValue::WrongType(reg_type) => Problem::WrongType(reg_type),
+        RegistryValue::Unreadable(status) => Problem::Unreadable(status),
+    };
+    (spec.default, Some(Complaint { spec, problem }))
+}
+
+impl Settings {
+    /// Settings from already checked values.
+    fn from_values(value: impl Fn(Spec) -> u32) -> Self {
+        Self {
+            list_type: if value(LIST_TYPE) == 1 { PoolKind::Paged } else { PoolKind::NonPaged },
+            break_before_delete: value(BREAK_BEFORE_DELETE) == 1,
+            stress_iterations: value(STRESS_ITERATIONS),
+            api_path: match value(API_PATH) {
+                1 => ApiPath::Exported,
+                2 => ApiPath::Inline,
+                _ => ApiPath::Auto,
+            },
+            stress_threads: value(STRESS_THREADS),
+            fail_allocation_at: NonZeroU32::new(value(FAIL_ALLOCATION_AT)),
+        }
+    }
+
+    /// Reads every parameter with `read`, reporting each unusable one to `complain`.
+    pub fn read(read: impl Fn(&str) -> RegistryValue, mut complain: impl FnMut(Complaint)) -> Self {
+        let mut values = [0; ALL.len()];
+        for (slot, spec) in values.iter_mut().zip(ALL) {
+            let (value, complaint) = check(spec, read(spec.name));
+            if let Some(complaint) = complaint {
+                complain(complaint);
+            }
+            *slot = value;
+        }
+        Self::from_values(|spec| {
+            let index = ALL.iter().position(|s| *s == spec).unwrap_or(0);
+            values[index]
+        })
+    }
+}
+
+impl fmt::Display for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list_type = match self.list_type {
+            PoolKind::NonPaged => "0 (nonpaged)",
+            PoolKind::Paged => "1 (paged)",
+        };
+        let api_path = match self.api_path {
+            ApiPath::Auto => "0 (auto)",
+            ApiPath::Exported => "1 (exported)",
+            ApiPath::Inline => "2 (inline)",
+        };
+        write!(
+            f,
+            "ListType {list_type}, ApiPath {api_path}, StressIterations {}, StressThreads {}, \
+             FailAllocationAt {}, BreakBeforeDelete {}",
+            self.stress_iterations,
+            self.stress_threads,
+            self.fail_allocation_at.map_or(0, NonZeroU32::get),
+            u8::from(self.break_before_delete),
+        )
+    }
+}
