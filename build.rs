@@ -60,6 +60,7 @@ mod ddk {
         "DRIVER_OBJECT",
         "KEY_VALUE_INFORMATION_CLASS",
         "LIST_ENTRY",
+        "OBJECT_ATTRIBUTES",
         "LOOKASIDE_LIST_EX",
         "SLIST_ENTRY",
         "SLIST_HEADER",
@@ -97,9 +98,9 @@ mod ddk {
         println!("cargo::rerun-if-env-changed=MINGW_INCLUDE");
         let include = env::var("MINGW_INCLUDE").unwrap_or_else(|_| DEFAULT_MINGW_INCLUDE.into());
         let ddk = Path::new(&include).join("ddk");
-        if !ddk.join("ntddk.h").is_file() {
+        if !ddk.join("ntifs.h").is_file() {
             return Err(format!(
-                "the MinGW-w64 DDK headers are missing ({}/ntddk.h): \
+                "the MinGW-w64 DDK headers are missing ({}/ntifs.h): \
                  apt-get install mingw-w64-x86-64-dev (or set MINGW_INCLUDE)",
                 ddk.display()
             )

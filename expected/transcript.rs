@@ -43,3 +43,71 @@ pub fn seed_lines(transcript: &str) -> String {
         .filter(|line| !line.starts_with("LookasideList:   "))
         .collect()
 }
+
+/// The `!lookaside` counters the seed scenario must produce for a list of this `Depth`.
+pub fn expected_counters(depth: u32) -> [(&'static str, u32); 6] {
+    let (mut kept, mut allocate_misses, mut free_misses) = (0, 0, 0);
+    let mut ops = Vec::new();
+    for _ in 0..5 {
+        ops.extend(['a', 'a', 'f']);
+    }
+    ops.extend(['f'; 5]);
+    for op in ops {
+        match op {
+            'a' if kept > 0 => kept -= 1,
+            'a' => allocate_misses += 1,
+            _ if kept >= depth => free_misses += 1,
+            _ => kept += 1,
+        }
+    }
+    [
+        ("TotalAllocates", 10),
+        ("TotalFrees", 10),
+        ("AllocateMisses", allocate_misses),
+        ("FreeMisses", free_misses),
+        ("Current Depth", kept),
+        ("Max Depth", depth),
+    ]
+}
+
+/// The value after `name = ` in the statistics block.
+pub fn statistic(transcript: &str, name: &str) -> u32 {
+    let line = transcript
+        .lines()
+        .find(|line| line.starts_with("LookasideList:     ") && line.contains(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in the statistics"));
+    let after = line.split(&format!("{name} ")).nth(1).unwrap();
+    let value = after
+        .trim_start_matches([' ', '='])
+        .split_whitespace()
+        .next()
+        .unwrap();
+    value.trim_end_matches('%').parse().unwrap()
+}
+
+/// The entries left on the chain when the drain starts, first to last, and the entries the
+/// rounds removed, given which allocation (1-based) fails: the seed's logic, stated directly.
+pub fn expected_order(failing: u32) -> (Vec<u32>, Vec<u32>) {
+    let (mut chain, mut removed, mut allocation, mut index) = (Vec::new(), Vec::new(), 0, 0);
+    for _ in 0..5 {
+        for _ in 0..2 {
+            allocation += 1;
+            if allocation != failing {
+                index += 1;
+                chain.insert(0, index);
+            }
+        }
+        if !chain.is_empty() {
+            removed.push(chain.remove(0));
+        }
+    }
+    (chain, removed)
+}
+
+pub fn entry_numbers(transcript: &str, suffix: &str) -> Vec<u32> {
+    transcript
+        .lines()
+        .filter_map(|line| line.strip_prefix("LookasideList: ")?.strip_suffix(suffix))
+        .filter_map(|rest| rest.rsplit('#').next()?.parse().ok())
+        .collect()
+}

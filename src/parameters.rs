@@ -25,18 +25,48 @@ pub struct Spec {
 
 /// `ListType`: 0 = nonpaged blocks (`NonPagedPoolNx`), 1 = paged blocks (`PagedPool`, as the
 /// seed's `ExInitializePagedLookasideList`).
-pub const LIST_TYPE: Spec = Spec { name: "ListType", min: 0, max: 1, default: 0 };
+pub const LIST_TYPE: Spec = Spec {
+    name: "ListType",
+    min: 0,
+    max: 1,
+    default: 0,
+};
 /// `BreakBeforeDelete`: 1 = `DbgBreakPoint` before `ExDeleteLookasideListEx`, if a kernel
 /// debugger is attached.
-pub const BREAK_BEFORE_DELETE: Spec = Spec { name: "BreakBeforeDelete", min: 0, max: 1, default: 0 };
+pub const BREAK_BEFORE_DELETE: Spec = Spec {
+    name: "BreakBeforeDelete",
+    min: 0,
+    max: 1,
+    default: 0,
+};
 /// `StressIterations`: alloc+free pairs per thread after the seed scenario (0 = none).
-pub const STRESS_ITERATIONS: Spec = Spec { name: "StressIterations", min: 0, max: 100_000_000, default: 0 };
+pub const STRESS_ITERATIONS: Spec = Spec {
+    name: "StressIterations",
+    min: 0,
+    max: 100_000_000,
+    default: 0,
+};
 /// `ApiPath`: 0 = auto, 1 = the kernel's exported routines, 2 = the inline port.
-pub const API_PATH: Spec = Spec { name: "ApiPath", min: 0, max: 2, default: 0 };
+pub const API_PATH: Spec = Spec {
+    name: "ApiPath",
+    min: 0,
+    max: 2,
+    default: 0,
+};
 /// `StressThreads`: threads in the stress run (1 = the caller only).
-pub const STRESS_THREADS: Spec = Spec { name: "StressThreads", min: 1, max: 64, default: 1 };
+pub const STRESS_THREADS: Spec = Spec {
+    name: "StressThreads",
+    min: 1,
+    max: 64,
+    default: 1,
+};
 /// `FailAllocationAt`: the k-th block allocation fails (0 = off).
-pub const FAIL_ALLOCATION_AT: Spec = Spec { name: "FailAllocationAt", min: 0, max: 1_000_000, default: 0 };
+pub const FAIL_ALLOCATION_AT: Spec = Spec {
+    name: "FailAllocationAt",
+    min: 0,
+    max: 1_000_000,
+    default: 0,
+};
 
 /// Every parameter, in the order they are read and logged.
 pub const ALL: [Spec; 6] = [
@@ -94,7 +124,12 @@ pub struct Complaint {
 
 impl fmt::Display for Complaint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Spec { name, min, max, default } = self.spec;
+        let Spec {
+            name,
+            min,
+            max,
+            default,
+        } = self.spec;
         match self.problem {
             Problem::WrongType(reg_type) => write!(
                 f,
@@ -103,7 +138,10 @@ impl fmt::Display for Complaint {
             )?,
             Problem::OutOfRange(value) => write!(f, "Parameter {name} = {value} is out of range")?,
             Problem::Unreadable(status) => {
-                write!(f, "Parameter {name} could not be read (status {status:08X})")?;
+                write!(
+                    f,
+                    "Parameter {name} could not be read (status {status:08X})"
+                )?;
             }
         }
         write!(f, "; allowed {min}..{max}, using the default {default}")
@@ -132,7 +170,9 @@ pub const fn reg_type_name(reg_type: u32) -> &'static str {
 pub const fn check(spec: Spec, value: RegistryValue) -> (u32, Option<Complaint>) {
     let problem = match value {
         RegistryValue::Missing => return (spec.default, None),
-        RegistryValue::Dword(value) if value >= spec.min && value <= spec.max => return (value, None),
+        RegistryValue::Dword(value) if value >= spec.min && value <= spec.max => {
+            return (value, None);
+        }
         RegistryValue::Dword(value) => Problem::OutOfRange(value),
         RegistryValue::WrongType(reg_type) => Problem::WrongType(reg_type),
         RegistryValue::Unreadable(status) => Problem::Unreadable(status),
@@ -144,7 +184,11 @@ impl Settings {
     /// Settings from already checked values.
     fn from_values(value: impl Fn(Spec) -> u32) -> Self {
         Self {
-            list_type: if value(LIST_TYPE) == 1 { PoolKind::Paged } else { PoolKind::NonPaged },
+            list_type: if value(LIST_TYPE) == 1 {
+                PoolKind::Paged
+            } else {
+                PoolKind::NonPaged
+            },
             break_before_delete: value(BREAK_BEFORE_DELETE) == 1,
             stress_iterations: value(STRESS_ITERATIONS),
             api_path: match value(API_PATH) {

@@ -104,7 +104,10 @@ pub fn driver_entry(registry_path: Option<RegistryPath<'_>>) -> NTSTATUS {
 fn read_settings(registry_path: Option<RegistryPath<'_>>) -> Settings {
     let key = registry_path.and_then(ParametersKey::open);
     let settings = Settings::read(
-        |name| key.as_ref().map_or(RegistryValue::Missing, |key| key.dword(name)),
+        |name| {
+            key.as_ref()
+                .map_or(RegistryValue::Missing, |key| key.dword(name))
+        },
         |complaint| dbg_print!("LookasideList:   {complaint}\n"),
     );
     drop(key);
@@ -125,7 +128,9 @@ fn describe_list(list: &LookasideList<SomeStructure>, settings: &Settings) {
         size_of::<SomeStructure>()
     );
     if settings.api_path == ApiPath::Exported && !list.uses_exports() {
-        dbg_print!("LookasideList:   ApiPath 1 asks for the exported routines, which this kernel lacks\n");
+        dbg_print!(
+            "LookasideList:   ApiPath 1 asks for the exported routines, which this kernel lacks\n"
+        );
     }
     if let Some(k) = settings.fail_allocation_at {
         dbg_print!(
@@ -139,7 +144,12 @@ fn describe_list(list: &LookasideList<SomeStructure>, settings: &Settings) {
 fn after_the_seed(list: &LookasideList<SomeStructure>, settings: &Settings) {
     if settings.stress_iterations > 0 {
         let pool = Pool::new(settings.list_type, TAG);
-        stress::run(list, &pool, settings.stress_iterations, settings.stress_threads);
+        stress::run(
+            list,
+            &pool,
+            settings.stress_iterations,
+            settings.stress_threads,
+        );
     }
     log_statistics(list);
     if settings.break_before_delete {
@@ -150,7 +160,9 @@ fn after_the_seed(list: &LookasideList<SomeStructure>, settings: &Settings) {
             );
             kernel::break_into_debugger();
         } else {
-            dbg_print!("LookasideList:   BreakBeforeDelete is set, but no kernel debugger is attached: not breaking\n");
+            dbg_print!(
+                "LookasideList:   BreakBeforeDelete is set, but no kernel debugger is attached: not breaking\n"
+            );
         }
     }
 }
@@ -162,7 +174,11 @@ fn log_statistics(list: &LookasideList<SomeStructure>) {
     let tag = stats.tag.to_le_bytes();
     let tag = core::str::from_utf8(&tag).unwrap_or("????");
     let percent = |total: u32, misses: u32| {
-        if total == 0 { 0 } else { u64::from(total - misses.min(total)) * 100 / u64::from(total) }
+        if total == 0 {
+            0
+        } else {
+            u64::from(total - misses.min(total)) * 100 / u64::from(total)
+        }
     };
     dbg_print!("LookasideList:   Statistics, as !lookaside {address:016X} shows them:\n");
     dbg_print!("LookasideList:   Lookaside \"\" @ {address:016X} \"{tag}\"\n");
@@ -196,7 +212,10 @@ fn log_statistics(list: &LookasideList<SomeStructure>) {
         percent(stats.total_allocates, stats.allocate_misses),
         percent(stats.total_frees, stats.free_misses)
     );
-    dbg_print!("LookasideList:     MaximumDepth   = {:8}\n", stats.maximum_depth);
+    dbg_print!(
+        "LookasideList:     MaximumDepth   = {:8}\n",
+        stats.maximum_depth
+    );
 }
 
 /// The body between `InitializeListHead` and `ExDeletePagedLookasideList` in the seed.
@@ -248,7 +267,9 @@ fn add_entry(entries: Pin<&mut Chain<'_, SomeStructure>>, index: &mut u32) {
 fn remove_entry(entries: Pin<&mut Chain<'_, SomeStructure>>) {
     let list = entries.source();
     let Some(record) = entries.pop_front() else {
-        dbg_print!("LookasideList: An attempt was made to remove entry from empty lookaside list\n");
+        dbg_print!(
+            "LookasideList: An attempt was made to remove entry from empty lookaside list\n"
+        );
         return;
     };
     dbg_print!("LookasideList: - Entry #{} removed\n", record.some_field1);

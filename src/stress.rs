@@ -38,7 +38,9 @@ fn timed(threads: u32, work: &(dyn Fn(u32) + Sync)) -> (u64, u32) {
 /// Runs `pairs` alloc+free pairs per thread on the SList floor, the lookaside list and the
 /// pool, and logs ns per pair, the ratios, the hit rate and the counter balance.
 pub fn run(list: &LookasideList<SomeStructure>, pool: &Pool, pairs: u32, threads: u32) {
-    dbg_print!("LookasideList:   Stress: {pairs} alloc+free pairs per thread, {threads} thread(s)\n");
+    dbg_print!(
+        "LookasideList:   Stress: {pairs} alloc+free pairs per thread, {threads} thread(s)\n"
+    );
 
     let (floor_ns, ran) = timed(threads, &|_| {
         let mut floor = SListFloor::new();
@@ -68,7 +70,11 @@ pub fn run(list: &LookasideList<SomeStructure>, pool: &Pool, pairs: u32, threads
     });
     let after = list.stats();
     let lookaside = tenths_per_pair(lookaside_ns, pairs);
-    let path = if list.uses_exports() { "exported" } else { "inline" };
+    let path = if list.uses_exports() {
+        "exported"
+    } else {
+        "inline"
+    };
     let ratio = hundredths(lookaside, floor);
     dbg_print!(
         "LookasideList:   Stress lookaside-{path}: {}.{} ns per pair, {ran} thread(s), {}.{:02}x the floor\n",
@@ -95,7 +101,10 @@ pub fn run(list: &LookasideList<SomeStructure>, pool: &Pool, pairs: u32, threads
 
     let allocations = after.total_allocates.wrapping_sub(before.total_allocates);
     let misses = after.allocate_misses.wrapping_sub(before.allocate_misses);
-    let rate = hundredths(u64::from(allocations - misses.min(allocations)) * 100, u64::from(allocations));
+    let rate = hundredths(
+        u64::from(allocations - misses.min(allocations)) * 100,
+        u64::from(allocations),
+    );
     dbg_print!(
         "LookasideList:   Stress hit rate: {}.{:02}% ({misses} misses in {allocations} allocations, {} failed)\n",
         rate / 100,
@@ -104,7 +113,11 @@ pub fn run(list: &LookasideList<SomeStructure>, pool: &Pool, pairs: u32, threads
     );
     let outstanding = i64::from(after.total_allocates) - i64::from(after.total_frees);
     let failed = list.failed_allocations();
-    let verdict = if outstanding == i64::from(failed) { "balance" } else { "do NOT balance" };
+    let verdict = if outstanding == i64::from(failed) {
+        "balance"
+    } else {
+        "do NOT balance"
+    };
     dbg_print!(
         "LookasideList:   Stress counters {verdict}: TotalAllocates {} - TotalFrees {} = {outstanding}, failed allocations {failed}\n",
         after.total_allocates,

@@ -2,14 +2,16 @@
 //! reuse, the status, the parameters, the statistics, the stress run, and every failure path
 //! ending with nothing leaked.
 
-use crate::kernel::ffi::{self as sim, Config, RegValue};
 use crate::kernel::STATUS_DEVICE_CONFIGURATION_ERROR;
+use crate::kernel::ffi::{self as sim, Config, RegValue};
 use crate::kernel::registry::RegistryPath;
 use crate::scenario::{TAG, driver_entry};
 
 #[path = "../expected/transcript.rs"]
 mod expected;
-use expected::{name_addresses, seed_lines};
+use expected::{
+    entry_numbers, expected_counters, expected_order, name_addresses, seed_lines, statistic,
+};
 
 /// Runs `DriverEntry` on a fresh simulated kernel with the service's registry path; checks the
 /// status and that nothing leaked (pool blocks, lookaside lists, handles).
@@ -25,7 +27,10 @@ fn run(config: Config) -> String {
     // SAFETY: a valid counted string that outlives the call.
     let registry_path = unsafe { RegistryPath::from_raw(&raw const path) };
     let status = driver_entry(registry_path);
-    assert_eq!(status, STATUS_DEVICE_CONFIGURATION_ERROR, "DriverEntry's status");
+    assert_eq!(
+        status, STATUS_DEVICE_CONFIGURATION_ERROR,
+        "DriverEntry's status"
+    );
     assert_eq!(sim::outstanding_pool_blocks(), [], "pool blocks leaked");
     assert_eq!(sim::live_lookaside_lists(), 0, "lookaside list not deleted");
     assert_eq!(sim::open_handles(), 0, "handles left open");
@@ -56,7 +61,10 @@ fn every_kernel() -> [Config; 3] {
 }
 
 fn lines_with<'t>(transcript: &'t str, text: &str) -> Vec<&'t str> {
-    transcript.lines().filter(|line| line.contains(text)).collect()
+    transcript
+        .lines()
+        .filter(|line| line.contains(text))
+        .collect()
 }
 
 #[test]
@@ -70,9 +78,17 @@ fn transcript_is_the_seeds_line_for_line_on_every_kernel_and_api_path() {
             let transcript = run(config.clone());
             let (seed, addresses) = name_addresses(&seed_lines(&transcript));
             assert_eq!(seed, expected::SEED, "{config:?}");
-            assert_eq!(addresses.len(), 7, "one control block and six distinct blocks");
+            assert_eq!(
+                addresses.len(),
+                7,
+                "one control block and six distinct blocks"
+            );
             let exported = api_path != 2 && kernel.lookaside_exports;
-            let routines = if exported { "the kernel's exported" } else { "the driver's port" };
+            let routines = if exported {
+                "the kernel's exported"
+            } else {
+                "the driver's port"
+            };
             assert_eq!(lines_with(&transcript, routines).len(), 1, "{config:?}");
         }
     }
@@ -82,13 +98,25 @@ fn transcript_is_the_seeds_line_for_line_on_every_kernel_and_api_path() {
 fn extra_lines_are_indented_and_the_seed_lines_untouched() {
     let transcript = run(Config::default());
     for line in transcript.lines().filter(|line| !line.is_empty()) {
-        let text = line.strip_prefix("LookasideList: ").expect("every line has the prefix");
+        let text = line
+            .strip_prefix("LookasideList: ")
+            .expect("every line has the prefix");
         assert!(!text.starts_with(' ') || text.starts_with("  "), "{line:?}");
     }
-    let extras: Vec<&str> = transcript.lines().filter(|l| l.starts_with("LookasideList:   ")).collect();
-    assert!(extras[0].starts_with("LookasideList:   Parameters: ListType 0 (nonpaged), ApiPath 0 (auto)"));
+    let extras: Vec<&str> = transcript
+        .lines()
+        .filter(|l| l.starts_with("LookasideList:   "))
+        .collect();
+    assert!(
+        extras[0]
+            .starts_with("LookasideList:   Parameters: ListType 0 (nonpaged), ApiPath 0 (auto)")
+    );
     assert!(extras.iter().any(|l| l.contains("Chain head at address")));
-    assert!(extras.iter().any(|l| l.contains("Statistics, as !lookaside ")));
+    assert!(
+        extras
+            .iter()
+            .any(|l| l.contains("Statistics, as !lookaside "))
+    );
 }
 
 #[test]
@@ -117,44 +145,10 @@ fn a_returned_block_is_handed_out_by_the_next_allocation() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 4, "rounds 2 to 5 each start by reusing the block just freed");
-}
-
-/// The `!lookaside` counters the seed scenario must produce for a list of this `Depth`.
-fn expected_counters(depth: u32) -> [(&'static str, u32); 6] {
-    let (mut kept, mut allocate_misses, mut free_misses) = (0, 0, 0);
-    let mut ops = Vec::new();
-    for _ in 0..5 {
-        ops.extend(['a', 'a', 'f']);
-    }
-    ops.extend(['f'; 5]);
-    for op in ops {
-        match op {
-            'a' if kept > 0 => kept -= 1,
-            'a' => allocate_misses += 1,
-            _ if kept >= depth => free_misses += 1,
-            _ => kept += 1,
-        }
-    }
-    [
-        ("TotalAllocates", 10),
-        ("TotalFrees", 10),
-        ("AllocateMisses", allocate_misses),
-        ("FreeMisses", free_misses),
-        ("Current Depth", kept),
-        ("Max Depth", depth),
-    ]
-}
-
-/// The value after `name = ` in the statistics block.
-fn statistic(transcript: &str, name: &str) -> u32 {
-    let line = transcript
-        .lines()
-        .find(|line| line.starts_with("LookasideList:     ") && line.contains(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("no {name} in the statistics"));
-    let after = line.split(&format!("{name} ")).nth(1).unwrap();
-    let value = after.trim_start_matches([' ', '=']).split_whitespace().next().unwrap();
-    value.trim_end_matches('%').parse().unwrap()
+    assert_eq!(
+        checked, 4,
+        "rounds 2 to 5 each start by reusing the block just freed"
+    );
 }
 
 #[test]
@@ -169,8 +163,13 @@ fn statistics_match_the_scenario_and_the_lists_depth() {
         assert_eq!(statistic(&transcript, "Size"), 32);
         assert_eq!(statistic(&transcript, "Max Alloc"), 32 * depth);
         assert_eq!(statistic(&transcript, "MaximumDepth"), 256);
-        let control = lines_with(&transcript, "allocated at address")[0].rsplit(' ').next().unwrap();
-        assert!(transcript.contains(&format!("Statistics, as !lookaside {control} shows them:\n")));
+        let control = lines_with(&transcript, "allocated at address")[0]
+            .rsplit(' ')
+            .next()
+            .unwrap();
+        assert!(transcript.contains(&format!(
+            "Statistics, as !lookaside {control} shows them:\n"
+        )));
         assert!(transcript.contains(&format!("Lookaside \"\" @ {control} \"Wasm\"\n")));
         assert!(transcript.contains("Type           =     0200 NonPagedPoolNx\n"));
         assert!(transcript.contains("Hit Rate       =      40%   Hit Rate   =      80%\n"));
@@ -228,35 +227,10 @@ fn initialization_failure_frees_the_control_block() {
 #[test]
 fn exported_path_on_a_kernel_without_the_exports_says_so_and_uses_the_port() {
     let transcript = run(with_parameters(&[("ApiPath", RegValue::Dword(1))]));
-    assert!(transcript.contains("ApiPath 1 asks for the exported routines, which this kernel lacks\n"));
+    assert!(
+        transcript.contains("ApiPath 1 asks for the exported routines, which this kernel lacks\n")
+    );
     assert!(transcript.contains("through the driver's port of the WDK's inline"));
-}
-
-/// The entries left on the chain when the drain starts, first to last, and the entries the
-/// rounds removed, given which allocation (1-based) fails: the seed's logic, stated directly.
-fn expected_order(failing: u32) -> (Vec<u32>, Vec<u32>) {
-    let (mut chain, mut removed, mut allocation, mut index) = (Vec::new(), Vec::new(), 0, 0);
-    for _ in 0..5 {
-        for _ in 0..2 {
-            allocation += 1;
-            if allocation != failing {
-                index += 1;
-                chain.insert(0, index);
-            }
-        }
-        if !chain.is_empty() {
-            removed.push(chain.remove(0));
-        }
-    }
-    (chain, removed)
-}
-
-fn entry_numbers(transcript: &str, suffix: &str) -> Vec<u32> {
-    transcript
-        .lines()
-        .filter_map(|line| line.strip_prefix("LookasideList: ")?.strip_suffix(suffix))
-        .filter_map(|rest| rest.rsplit('#').next()?.parse().ok())
-        .collect()
 }
 
 #[test]
@@ -276,17 +250,32 @@ fn kth_block_allocation_failure_for_every_k_unwinds_cleanly_on_every_kernel() {
                 .lines()
                 .filter(|l| l.contains("Memory block allocated") || l.contains("Very bad"))
                 .collect();
-            assert!(attempts[k as usize - 1].contains("Very bad"), "k = {k}: {attempts:?}");
-            let (rounds, drain) = seed.split_once("\nLookasideList: Free the rest").expect("drain");
+            assert!(
+                attempts[k as usize - 1].contains("Very bad"),
+                "k = {k}: {attempts:?}"
+            );
+            let (rounds, drain) = seed
+                .split_once("\nLookasideList: Free the rest")
+                .expect("drain");
             let (left, removed_in_rounds) = expected_order(k);
-            assert_eq!(entry_numbers(rounds, " removed"), removed_in_rounds, "k = {k}");
-            assert_eq!(entry_numbers(drain, " removed"), left, "k = {k}: LIFO drain");
+            assert_eq!(
+                entry_numbers(rounds, " removed"),
+                removed_in_rounds,
+                "k = {k}"
+            );
+            assert_eq!(
+                entry_numbers(drain, " removed"),
+                left,
+                "k = {k}: LIFO drain"
+            );
             assert_eq!(entry_numbers(&seed, " added").len(), 9, "k = {k}");
-            assert!(seed.ends_with(
-                "LookasideList: Doubly linked list is empty\n\n\
+            assert!(
+                seed.ends_with(
+                    "LookasideList: Doubly linked list is empty\n\n\
                  LookasideList: Lookaside list deleted\n\
                  LookasideList: Nonpaged memory for lookaside list at address "
-            ) || seed.contains("Lookaside list deleted\nLookasideList: Nonpaged memory"));
+                ) || seed.contains("Lookaside list deleted\nLookasideList: Nonpaged memory")
+            );
             assert!(transcript.contains(&format!("Fault injection: block allocation #{k} fails")));
             assert_eq!(statistic(&transcript, "TotalAllocates"), 10, "k = {k}");
             assert_eq!(statistic(&transcript, "TotalFrees"), 9, "k = {k}");
@@ -331,7 +320,10 @@ fn every_pool_failure_unwinds_cleanly() {
                 ..kernel.clone()
             };
             let transcript = run(config);
-            assert!(transcript.ends_with("LookasideList: Leaving DriverEntry\n"), "n = {n}");
+            assert!(
+                transcript.ends_with("LookasideList: Leaving DriverEntry\n"),
+                "n = {n}"
+            );
         }
     }
 }
@@ -359,7 +351,11 @@ fn bad_registry_values_are_named_with_their_range_and_default() {
         ]
     );
     let (seed, _) = name_addresses(&seed_lines(&transcript));
-    assert_eq!(seed, expected::SEED, "bad values fall back to the seed's behaviour");
+    assert_eq!(
+        seed,
+        expected::SEED,
+        "bad values fall back to the seed's behaviour"
+    );
 }
 
 #[test]
@@ -380,15 +376,26 @@ fn break_before_delete_breaks_only_with_a_debugger() {
         ..Config::default()
     });
     assert_eq!(sim::breakpoints(), 0);
-    assert!(transcript.contains("BreakBeforeDelete is set, but no kernel debugger is attached: not breaking\n"));
+    assert!(
+        transcript.contains(
+            "BreakBeforeDelete is set, but no kernel debugger is attached: not breaking\n"
+        )
+    );
     let transcript = run(Config {
         parameters,
         debugger: true,
         ..Config::default()
     });
     assert_eq!(sim::breakpoints(), 1);
-    let control = lines_with(&transcript, "allocated at address")[0].rsplit(' ').next().unwrap();
-    let break_at = transcript.find(&format!("Breaking into the debugger: type !lookaside {control}\n")).unwrap();
+    let control = lines_with(&transcript, "allocated at address")[0]
+        .rsplit(' ')
+        .next()
+        .unwrap();
+    let break_at = transcript
+        .find(&format!(
+            "Breaking into the debugger: type !lookaside {control}\n"
+        ))
+        .unwrap();
     assert!(break_at < transcript.find("Lookaside list deleted").unwrap());
 }
 
@@ -406,13 +413,26 @@ fn stress_run_reports_timings_and_balanced_counters() {
             let transcript = run(config);
             let (seed, _) = name_addresses(&seed_lines(&transcript));
             assert_eq!(seed, expected::SEED);
-            assert!(transcript.contains(&format!("Stress: 2000 alloc+free pairs per thread, {threads} thread(s)\n")));
+            assert!(transcript.contains(&format!(
+                "Stress: 2000 alloc+free pairs per thread, {threads} thread(s)\n"
+            )));
             for name in ["slist-floor", "pool"] {
-                assert_eq!(lines_with(&transcript, &format!("Stress {name}: ")).len(), 1, "{name}");
+                assert_eq!(
+                    lines_with(&transcript, &format!("Stress {name}: ")).len(),
+                    1,
+                    "{name}"
+                );
             }
-            let path = if kernel.lookaside_exports { "exported" } else { "inline" };
+            let path = if kernel.lookaside_exports {
+                "exported"
+            } else {
+                "inline"
+            };
             let line = lines_with(&transcript, &format!("Stress lookaside-{path}: "));
-            assert!(line[0].contains(&format!("{threads} thread(s)")), "{line:?}");
+            assert!(
+                line[0].contains(&format!("{threads} thread(s)")),
+                "{line:?}"
+            );
             assert!(transcript.contains("Stress counters balance: TotalAllocates "));
             let total = 10 + 2000 * threads;
             assert_eq!(statistic(&transcript, "TotalAllocates"), total);
@@ -432,7 +452,9 @@ fn stress_run_with_fewer_threads_than_asked_still_joins_and_balances() {
         ..Config::default()
     };
     let transcript = run(config);
-    assert!(transcript.contains("Stress: only 3 of 4 threads could be created (status C000009A)\n"));
+    assert!(
+        transcript.contains("Stress: only 3 of 4 threads could be created (status C000009A)\n")
+    );
     assert!(transcript.contains("Stress counters balance"));
 }
 
@@ -445,7 +467,11 @@ fn the_record_keeps_the_seeds_layout() {
     assert_eq!(offset_of!(SomeStructure, list_entry), 8);
     assert_eq!(offset_of!(SomeStructure, some_field_x), 24);
     assert_eq!(size_of::<SomeStructure>(), 32);
-    assert_eq!(TAG.to_le_bytes(), *b"Wasm", "'msaW' reads Wasm in memory, as in the seed");
+    assert_eq!(
+        TAG.to_le_bytes(),
+        *b"Wasm",
+        "'msaW' reads Wasm in memory, as in the seed"
+    );
 }
 
 #[test]

@@ -131,7 +131,10 @@ impl<T> LookasideList<T> {
     ///
     /// # Errors
     /// The status of a failed initialisation, with the control block returned unchanged.
-    pub fn new(control: PoolBox<LookasideControl>, options: ListOptions) -> Result<Self, InitError> {
+    pub fn new(
+        control: PoolBox<LookasideControl>,
+        options: ListOptions,
+    ) -> Result<Self, InitError> {
         const {
             // A free block holds an SLIST_ENTRY while it waits on the list.
             assert!(size_of::<T>() >= size_of::<ffi::SLIST_ENTRY>());
@@ -198,14 +201,21 @@ impl<T> LookasideList<T> {
     #[must_use]
     pub fn allocate(&self) -> Option<Block<'_, T>> {
         let list = self.address();
-        let count = self.allocations.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        let count = self
+            .allocations
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_add(1);
         if self.fail_allocation_at.is_some_and(|k| k.get() == count) {
             // A block waiting on the list would be handed out without asking the callback:
             // empty the list first, so this allocation reaches the pool through the callback.
             // SAFETY: the list is initialised and live; flushing is allowed at any time.
             unsafe { ffi::ExFlushLookasideListEx(list) };
             // SAFETY: the control block outlives `self`; the flag is atomic.
-            unsafe { (*self.control.as_ptr()).fail_next.store(true, Ordering::Relaxed) };
+            unsafe {
+                (*self.control.as_ptr())
+                    .fail_next
+                    .store(true, Ordering::Relaxed)
+            };
         }
         let raw = match self.allocate_export {
             // SAFETY: `list` was initialised by ExInitializeLookasideListEx and is live.

@@ -29,9 +29,9 @@ mod routines;
 pub mod slist;
 pub mod thread;
 
-pub use ffi::{LIST_ENTRY, NTSTATUS, STATUS_DEVICE_CONFIGURATION_ERROR, debug_print};
 #[cfg(all(target_os = "windows", not(test)))]
 pub use ffi::{DRIVER_OBJECT, UNICODE_STRING};
+pub use ffi::{LIST_ENTRY, NTSTATUS, STATUS_DEVICE_CONFIGURATION_ERROR, debug_print};
 pub use lookaside::{
     ApiPath, Block, FromZeros, InitError, ListOptions, LookasideControl, LookasideList,
     LookasideStats,

@@ -61,7 +61,8 @@ fn open_key(root: HANDLE, name: &UNICODE_STRING) -> Result<HANDLE, NTSTATUS> {
     let mut handle: HANDLE = ptr::null_mut();
     // SAFETY: valid out pointer and attributes over a counted string that outlives the call;
     // PASSIVE_LEVEL (DriverEntry).
-    let status = unsafe { ffi::ZwOpenKey(&raw mut handle, ffi::KEY_QUERY_VALUE, &raw mut attributes) };
+    let status =
+        unsafe { ffi::ZwOpenKey(&raw mut handle, ffi::KEY_QUERY_VALUE, &raw mut attributes) };
     if status < 0 { Err(status) } else { Ok(handle) }
 }
 
@@ -98,7 +99,14 @@ impl ParametersKey {
                 &raw mut length,
             )
         };
-        let field = |at: usize| u32::from_le_bytes([buffer.0[at], buffer.0[at + 1], buffer.0[at + 2], buffer.0[at + 3]]);
+        let field = |at: usize| {
+            u32::from_le_bytes([
+                buffer.0[at],
+                buffer.0[at + 1],
+                buffer.0[at + 2],
+                buffer.0[at + 3],
+            ])
+        };
         match status {
             ffi::STATUS_OBJECT_NAME_NOT_FOUND => RegistryValue::Missing,
             ffi::STATUS_BUFFER_OVERFLOW => RegistryValue::WrongType(field(4)),

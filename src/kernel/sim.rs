@@ -219,11 +219,15 @@ thread_local! {
 static SLIST_LOCK: Mutex<()> = Mutex::new(());
 
 fn current() -> Shared {
-    CURRENT.with(|current| current.borrow().clone()).expect("sim::reset() was not called on this thread")
+    CURRENT
+        .with(|current| current.borrow().clone())
+        .expect("sim::reset() was not called on this thread")
 }
 
 fn lock(shared: &Shared) -> MutexGuard<'_, State> {
-    shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    shared
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn with_state<R>(f: impl FnOnce(&mut State) -> R) -> R {
@@ -449,7 +453,10 @@ pub unsafe extern "C-unwind" fn ExDeleteLookasideListEx(Lookaside: *mut LOOKASID
     // SAFETY: as the caller's.
     unsafe { ExFlushLookasideListEx(Lookaside) };
     with_state(|state| {
-        let index = state.live_lists.iter().position(|&l| l == Lookaside as usize);
+        let index = state
+            .live_lists
+            .iter()
+            .position(|&l| l == Lookaside as usize);
         let index = index.expect("ExDeleteLookasideListEx on a list that is not live");
         state.live_lists.swap_remove(index);
     });
@@ -479,7 +486,9 @@ fn counter(field: *mut u32) -> &'static AtomicU32 {
 }
 
 /// The kernel's exported `ExAllocateFromLookasideListEx` (Windows 11 22H2 and later).
-unsafe extern "C" fn ExAllocateFromLookasideListEx(Lookaside: *mut LOOKASIDE_LIST_EX) -> *mut c_void {
+unsafe extern "C" fn ExAllocateFromLookasideListEx(
+    Lookaside: *mut LOOKASIDE_LIST_EX,
+) -> *mut c_void {
     // SAFETY: the caller passes a live, initialised list; only counters change after
     // initialisation, and those atomically.
     let list = unsafe { &raw mut (*Lookaside).L };
@@ -491,7 +500,8 @@ unsafe extern "C" fn ExAllocateFromLookasideListEx(Lookaside: *mut LOOKASIDE_LIS
         return entry.cast();
     }
     // SAFETY: as above.
-    counter(unsafe { &raw mut (*list).__bindgen_anon_2.AllocateMisses }).fetch_add(1, Ordering::Relaxed);
+    counter(unsafe { &raw mut (*list).__bindgen_anon_2.AllocateMisses })
+        .fetch_add(1, Ordering::Relaxed);
     // SAFETY: read-only after initialisation.
     let (allocate, pool_type, size, tag) = unsafe {
         (
@@ -506,7 +516,10 @@ unsafe extern "C" fn ExAllocateFromLookasideListEx(Lookaside: *mut LOOKASIDE_LIS
 }
 
 /// The kernel's exported `ExFreeToLookasideListEx` (Windows 11 22H2 and later).
-unsafe extern "C" fn ExFreeToLookasideListEx(Lookaside: *mut LOOKASIDE_LIST_EX, Entry: *mut c_void) {
+unsafe extern "C" fn ExFreeToLookasideListEx(
+    Lookaside: *mut LOOKASIDE_LIST_EX,
+    Entry: *mut c_void,
+) {
     // SAFETY: as in `ExAllocateFromLookasideListEx`.
     let list = unsafe { &raw mut (*Lookaside).L };
     // SAFETY: as above.
@@ -518,7 +531,8 @@ unsafe extern "C" fn ExFreeToLookasideListEx(Lookaside: *mut LOOKASIDE_LIST_EX, 
     // SAFETY: the list's own header.
     if unsafe { ExQueryDepthSList(head) } >= depth {
         // SAFETY: as above.
-        counter(unsafe { &raw mut (*list).__bindgen_anon_3.FreeMisses }).fetch_add(1, Ordering::Relaxed);
+        counter(unsafe { &raw mut (*list).__bindgen_anon_3.FreeMisses })
+            .fetch_add(1, Ordering::Relaxed);
         // SAFETY: read-only after initialisation.
         let free = unsafe { (*list).__bindgen_anon_5.FreeEx.expect("FreeEx") };
         // SAFETY: the list's own free routine with one of its blocks.
@@ -566,7 +580,11 @@ pub unsafe extern "C-unwind" fn ZwOpenKey(
     assert_eq!(DesiredAccess, KEY_QUERY_VALUE, "the driver only reads");
     // SAFETY: the caller passes valid attributes.
     let attributes = unsafe { &*ObjectAttributes };
-    assert_ne!(attributes.Attributes & OBJ_KERNEL_HANDLE, 0, "kernel handles only");
+    assert_ne!(
+        attributes.Attributes & OBJ_KERNEL_HANDLE,
+        0,
+        "kernel handles only"
+    );
     let name = name_of(attributes.ObjectName);
     let handle = with_state(|state| {
         let handle = match (attributes.RootDirectory as usize, name.as_str()) {
@@ -596,12 +614,21 @@ pub unsafe extern "C-unwind" fn ZwQueryValueKey(
     Length: u32,
     ResultLength: *mut u32,
 ) -> NTSTATUS {
-    assert_eq!(KeyHandle as usize, 2, "values are read from the Parameters key");
-    assert_eq!(KeyValueInformationClass, KEY_VALUE_PARTIAL_INFORMATION_CLASS);
+    assert_eq!(
+        KeyHandle as usize, 2,
+        "values are read from the Parameters key"
+    );
+    assert_eq!(
+        KeyValueInformationClass,
+        KEY_VALUE_PARTIAL_INFORMATION_CLASS
+    );
     let name = name_of(ValueName);
     let value = with_state(|state| {
         let values = state.config.parameters.as_ref()?;
-        values.iter().find(|(n, _)| n.eq_ignore_ascii_case(&name)).map(|(_, v)| *v)
+        values
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+            .map(|(_, v)| *v)
     });
     let (reg_type, data): (u32, Vec<u8>) = match value {
         None => return STATUS_OBJECT_NAME_NOT_FOUND,
@@ -618,10 +645,18 @@ pub unsafe extern "C-unwind" fn ZwQueryValueKey(
     // SAFETY: valid out pointers, `Length` bytes at `KeyValueInformation`.
     unsafe { ResultLength.write(total) };
     let fits = total <= Length;
-    let copied = if fits { info.len() } else { 12.min(Length as usize) };
+    let copied = if fits {
+        info.len()
+    } else {
+        12.min(Length as usize)
+    };
     // SAFETY: as above; at most `Length` bytes.
     unsafe { ptr::copy_nonoverlapping(info.as_ptr(), KeyValueInformation.cast(), copied) };
-    if fits { STATUS_SUCCESS } else { STATUS_BUFFER_OVERFLOW }
+    if fits {
+        STATUS_SUCCESS
+    } else {
+        STATUS_BUFFER_OVERFLOW
+    }
 }
 
 pub unsafe extern "C-unwind" fn ZwClose(Handle: HANDLE) -> NTSTATUS {
@@ -649,12 +684,18 @@ pub unsafe extern "C-unwind" fn PsCreateSystemThread(
     assert_eq!(DesiredAccess, SYNCHRONIZE);
     assert!(ProcessHandle.is_null() && ClientId.is_null());
     // SAFETY: the caller passes valid attributes.
-    assert_ne!(unsafe { (*ObjectAttributes).Attributes } & OBJ_KERNEL_HANDLE, 0);
+    assert_ne!(
+        unsafe { (*ObjectAttributes).Attributes } & OBJ_KERNEL_HANDLE,
+        0
+    );
     let shared = current();
     let fail = {
         let mut state = lock(&shared);
         state.thread_creations += 1;
-        state.config.fail_thread_creation.is_some_and(|n| state.thread_creations >= n)
+        state
+            .config
+            .fail_thread_creation
+            .is_some_and(|n| state.thread_creations >= n)
     };
     if fail {
         return STATUS_INSUFFICIENT_RESOURCES;
@@ -683,10 +724,19 @@ pub unsafe extern "C-unwind" fn PsTerminateSystemThread(_ExitStatus: NTSTATUS) -
     STATUS_SUCCESS
 }
 
-pub unsafe extern "C-unwind" fn ZwWaitForSingleObject(Handle: HANDLE, Alertable: u8, Timeout: *mut LARGE_INTEGER) -> NTSTATUS {
+pub unsafe extern "C-unwind" fn ZwWaitForSingleObject(
+    Handle: HANDLE,
+    Alertable: u8,
+    Timeout: *mut LARGE_INTEGER,
+) -> NTSTATUS {
     assert_eq!(Alertable, 0);
     assert!(Timeout.is_null());
-    let thread = with_state(|state| state.handles.get_mut(&(Handle as usize)).and_then(Option::take));
+    let thread = with_state(|state| {
+        state
+            .handles
+            .get_mut(&(Handle as usize))
+            .and_then(Option::take)
+    });
     let thread = thread.expect("waiting on a thread handle that is not open or already waited for");
     thread.join().expect("a driver thread panicked");
     // The handle stays open until ZwClose, as in the kernel.
@@ -696,10 +746,16 @@ pub unsafe extern "C-unwind" fn ZwWaitForSingleObject(Handle: HANDLE, Alertable:
 
 static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 
-pub unsafe extern "C-unwind" fn KeQueryPerformanceCounter(PerformanceFrequency: *mut LARGE_INTEGER) -> LARGE_INTEGER {
+pub unsafe extern "C-unwind" fn KeQueryPerformanceCounter(
+    PerformanceFrequency: *mut LARGE_INTEGER,
+) -> LARGE_INTEGER {
     if !PerformanceFrequency.is_null() {
         // SAFETY: a valid out pointer.
-        unsafe { PerformanceFrequency.write(LARGE_INTEGER { QuadPart: PERFORMANCE_FREQUENCY }) };
+        unsafe {
+            PerformanceFrequency.write(LARGE_INTEGER {
+                QuadPart: PERFORMANCE_FREQUENCY,
+            })
+        };
     }
     let ns = EPOCH.get_or_init(Instant::now).elapsed().as_nanos();
     LARGE_INTEGER {
@@ -716,5 +772,8 @@ pub unsafe extern "C-unwind" fn DbgBreakPoint() {
         state.breakpoints += 1;
         state.config.debugger
     });
-    assert!(attached, "DbgBreakPoint without a kernel debugger: KMODE_EXCEPTION_NOT_HANDLED");
+    assert!(
+        attached,
+        "DbgBreakPoint without a kernel debugger: KMODE_EXCEPTION_NOT_HANDLED"
+    );
 }

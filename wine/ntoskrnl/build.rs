@@ -23,6 +23,10 @@ const ADDED: &[&str] = &[
     "ExInitializeLookasideListEx",
 ];
 
+/// Routines the x64 Windows kernel exports but Wine keeps in its `hal.dll` only: forwarded
+/// there, so a driver importing them from ntoskrnl.exe loads as it does on Windows.
+const FROM_HAL: &[&str] = &["KeQueryPerformanceCounter"];
+
 /// Wine routines the shim wraps to count pool blocks: `Name` exports the shim's `fixture_Name`, so
 /// that the symbol `Name` stays free for the import of Wine's routine.
 const WRAPPED: &[&str] = &[
@@ -155,6 +159,11 @@ fn shim_def_text(wine_exports: &[String]) -> String {
     }
     for name in WRAPPED {
         let _ = writeln!(def, "    {name}=fixture_{name}");
+    }
+    for name in FROM_HAL {
+        if !wine_exports.iter().any(|export| export == name) {
+            let _ = writeln!(def, "    {name}=hal.{name}");
+        }
     }
     def
 }

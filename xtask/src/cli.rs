@@ -1,12 +1,23 @@
-//! Command-line parsing (a handful of flags: no parser crate needed).
+//! Command-line parsing (a few flags: no parser crate needed).
 
 pub const USAGE: &str = "\
-usage: cargo xtask <command> [--verbose]
+usage: cargo xtask <command> [options]
 
 commands:
   run     build LookasideList.sys, load it in Wine with sc.exe, print its DbgPrint transcript
-  test    fmt check, clippy, host tests, cross-build, PE checks, Wine end-to-end test
+  test    fmt check, clippy, host tests, cross-build, PE checks, Wine end-to-end tests
+  bench   run the driver's stress run in Wine and print a table of ns per alloc+free pair
   build   cross-build LookasideList.sys and the Wine ntoskrnl fixture only
+
+driver parameters (run, bench), written to the service key's Parameters subkey:
+  --list-type nonpaged|paged     ListType 0|1
+  --api-path auto|exported|inline
+                                 ApiPath 0|1|2
+  --stress N                     StressIterations N (bench: default 1000000)
+  --threads N                    StressThreads N (bench: a comma list, default 1,2)
+  --fail-at K                    FailAllocationAt K
+  --break-before-delete          BreakBeforeDelete 1
+  --param NAME=VALUE             any value: a number is a REG_DWORD, anything else a REG_SZ
 
 options:
   --verbose   show the build tools' and Wine's own output";
@@ -15,27 +26,91 @@ options:
 pub enum Command {
     Run,
     Test,
+    Bench,
     Build,
     Help,
+}
+
+/// A registry value for the driver's `Parameters` key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Dword(u32),
+    String(String),
 }
 
 #[derive(Clone, Debug)]
 pub struct Options {
     pub command: Command,
     pub verbose: bool,
+    /// Values for the `Parameters` key, in order.
+    pub parameters: Vec<(String, Value)>,
+    /// `bench`: the thread counts to measure.
+    pub bench_threads: Vec<u32>,
+}
+
+fn number(flag: &str, value: Option<String>) -> Result<u32, String> {
+    let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
+    value
+        .replace('_', "")
+        .parse()
+        .map_err(|_| format!("{flag}: `{value}` is not a number"))
+}
+
+fn choice(flag: &str, value: Option<String>, names: &[&str]) -> Result<u32, String> {
+    let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
+    names
+        .iter()
+        .position(|name| *name == value)
+        .and_then(|index| u32::try_from(index).ok())
+        .ok_or_else(|| format!("{flag}: `{value}` is not one of {}", names.join(", ")))
 }
 
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
     let mut command = None;
     let mut verbose = false;
-    for arg in args {
+    let mut parameters: Vec<(String, Value)> = Vec::new();
+    let mut bench_threads = Vec::new();
+    let mut args = args.into_iter();
+    let mut set = |name: &str, value: Value| {
+        parameters.retain(|(n, _)| n != name);
+        parameters.push((name.to_owned(), value));
+    };
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--verbose" | "-v" => verbose = true,
             "--help" | "-h" | "help" => command = Some(Command::Help),
-            "run" | "test" | "build" if command.is_none() => {
+            "--list-type" => set(
+                "ListType",
+                Value::Dword(choice(&arg, args.next(), &["nonpaged", "paged"])?),
+            ),
+            "--api-path" => set(
+                "ApiPath",
+                Value::Dword(choice(&arg, args.next(), &["auto", "exported", "inline"])?),
+            ),
+            "--stress" => set("StressIterations", Value::Dword(number(&arg, args.next())?)),
+            "--threads" => {
+                let list = args.next().ok_or("--threads needs a value")?;
+                bench_threads = list
+                    .split(',')
+                    .map(|n| number("--threads", Some(n.to_owned())))
+                    .collect::<Result<_, _>>()?;
+                set("StressThreads", Value::Dword(bench_threads[0]));
+            }
+            "--fail-at" => set("FailAllocationAt", Value::Dword(number(&arg, args.next())?)),
+            "--break-before-delete" => set("BreakBeforeDelete", Value::Dword(1)),
+            "--param" => {
+                let pair = args.next().ok_or("--param needs NAME=VALUE")?;
+                let (name, value) = pair.split_once('=').ok_or("--param needs NAME=VALUE")?;
+                let value = value
+                    .parse()
+                    .map_or_else(|_| Value::String(value.to_owned()), Value::Dword);
+                set(name, value);
+            }
+            "run" | "test" | "bench" | "build" if command.is_none() => {
                 command = Some(match arg.as_str() {
                     "run" => Command::Run,
                     "test" => Command::Test,
+                    "bench" => Command::Bench,
                     _ => Command::Build,
                 });
             }
@@ -43,7 +118,15 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
         }
     }
     let command = command.ok_or("no command given")?;
-    Ok(Options { command, verbose })
+    if matches!(command, Command::Test | Command::Build) && !parameters.is_empty() {
+        return Err("driver parameters go with `run` or `bench`".into());
+    }
+    Ok(Options {
+        command,
+        verbose,
+        parameters,
+        bench_threads,
+    })
 }
 
 #[cfg(test)]
@@ -62,5 +145,40 @@ mod tests {
         assert!(parse(args(&[])).is_err());
         assert!(parse(args(&["run", "test"])).is_err());
         assert!(parse(args(&["--frobnicate", "run"])).is_err());
+        assert!(parse(args(&["test", "--stress", "5"])).is_err());
+    }
+
+    #[test]
+    fn driver_parameters_become_registry_values() {
+        let options = parse(args(&[
+            "run",
+            "--list-type",
+            "paged",
+            "--stress",
+            "1_000_000",
+            "--threads",
+            "2",
+            "--fail-at",
+            "3",
+            "--api-path",
+            "inline",
+            "--param",
+            "ListType=abc",
+        ]))
+        .unwrap();
+        assert_eq!(
+            options.parameters,
+            [
+                ("StressIterations".to_owned(), Value::Dword(1_000_000)),
+                ("StressThreads".to_owned(), Value::Dword(2)),
+                ("FailAllocationAt".to_owned(), Value::Dword(3)),
+                ("ApiPath".to_owned(), Value::Dword(2)),
+                ("ListType".to_owned(), Value::String("abc".to_owned())),
+            ]
+        );
+        assert!(parse(args(&["run", "--list-type", "huge"])).is_err());
+        assert!(parse(args(&["run", "--stress", "many"])).is_err());
+        let bench = parse(args(&["bench", "--threads", "1,4"])).unwrap();
+        assert_eq!(bench.bench_threads, [1, 4]);
     }
 }

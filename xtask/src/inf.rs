@@ -379,8 +379,8 @@ pub fn install_from_inf(
     remove_old(prefix, prefix_dir);
 
     // rundll32 splits its command line at spaces, so the pieces go as separate arguments
-    // (a quoted whole would be taken for the DLL's name). 132: the INF's own folder is the
-    // source path (128), and no reboot prompt (4).
+    // (a quoted whole would be taken for the DLL's name). 132 = 128 (the INF's folder is the
+    // source path) + 4 (ask before rebooting, should the install need a reboot).
     let inf_windows = windows_path(prefix, &inf);
     step::run(
         &format!("rundll32 setupapi.dll,InstallHinfSection {INSTALL_SECTION} 132 {inf_windows}"),

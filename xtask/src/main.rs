@@ -4,10 +4,12 @@
 //!   driver's `DbgPrint` transcript as DebugView shows it and the decoded `DriverEntry` status;
 //! - `cargo xtask test`: every check (fmt, clippy, host tests, cross-build, PE checks, Wine
 //!   end-to-end);
+//! - `cargo xtask bench`: the driver's stress run in Wine, as a table of ns per pair;
 //! - `cargo xtask build`: only the cross-build of `LookasideList.sys` and the Wine fixture.
 //!
 //! Each installs the Debian packages it needs when run as root, and otherwise says which.
 
+mod bench;
 mod build;
 mod cli;
 mod packages;
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
         }),
         cli::Command::Run => wine::run_main_job(&options),
         cli::Command::Test => test::all(&options),
+        cli::Command::Bench => bench::run(&options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

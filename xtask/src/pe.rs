@@ -9,9 +9,9 @@ use object::pe::{IMAGE_FILE_MACHINE_AMD64, IMAGE_SUBSYSTEM_NATIVE};
 use object::read::pe::{ImageNtHeaders, ImageOptionalHeader, PeFile64};
 use object::{ExportTarget, NameOrOrdinal, Object};
 
-/// An upper bound on the driver's size, so that a change pulling in, say, float formatting
-/// or a panic path with its strings shows up.
-pub const SIZE_BUDGET: u64 = 16 * 1024;
+/// An upper bound on the driver's size (about 24 KiB now, most of it `core::fmt`), so that a
+/// change pulling in, say, float formatting or panic messages shows up.
+pub const SIZE_BUDGET: u64 = 32 * 1024;
 
 /// What was checked, for the report.
 pub struct Report {

@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use std::sync::{Arc, Mutex};
+
 use crate::build::{self, Artifacts};
-use crate::cli::Options;
+use crate::cli::{Options, Value};
 use crate::{packages, step};
 
 pub const SERVICE: &str = "LookasideList";
@@ -23,6 +25,10 @@ const WINE_NTOSKRNL: &str = "/usr/lib/x86_64-linux-gnu/wine/x86_64-windows/ntosk
 /// Marks a prefix this tool finished creating (a half-created one lacks it).
 const READY_MARKER: &str = ".lookasidelist-prefix-ready";
 const START_TIMEOUT: Duration = Duration::from_mins(2);
+/// How long to wait for the driver's winedevice to exit after `sc start` has returned.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
+const PARAMETERS_KEY: &str =
+    r"HKEY_LOCAL_MACHINE\System\CurrentControlSet\Services\LookasideList\Parameters";
 
 /// A Wine prefix: `$WINEPREFIX` if set, else one of our own under `target/`.
 pub struct Prefix {
@@ -137,22 +143,6 @@ impl Prefix {
         let _ = self.command("wineserver").arg("-w").status();
     }
 
-    /// `wineserver -w`, given up after `limit` (Wine's own services may keep it alive).
-    fn wait_server_for(&self, limit: Duration) {
-        let Ok(mut waiter) = self.command("wineserver").arg("-w").spawn() else {
-            return;
-        };
-        let started = Instant::now();
-        while started.elapsed() < limit {
-            if matches!(waiter.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = waiter.kill();
-        let _ = waiter.wait();
-    }
-
     fn wine(&self, what: &str, args: &[&str]) -> Result<std::process::Output> {
         step::run(what, self.command("wine").args(args), self.verbose)
     }
@@ -204,6 +194,49 @@ impl Prefix {
         Ok(())
     }
 
+    /// Everything a load needs: the prefix, the fixture, the driver and its service.
+    pub fn prepare(&self, artifacts: &Artifacts) -> Result<()> {
+        self.ensure()?;
+        self.install_fixture(&artifacts.fixture)?;
+        self.install_driver(&artifacts.driver)
+    }
+
+    /// Replaces the service's `Parameters` key with exactly these values (none: no key).
+    pub fn set_parameters(&self, parameters: &[(String, Value)]) -> Result<()> {
+        let mut reg =
+            format!("Windows Registry Editor Version 5.00\r\n\r\n[-{PARAMETERS_KEY}]\r\n");
+        if !parameters.is_empty() {
+            reg.push_str(&format!("\r\n[{PARAMETERS_KEY}]\r\n"));
+            for (name, value) in parameters {
+                match value {
+                    Value::Dword(n) => reg.push_str(&format!("\"{name}\"=dword:{n:08x}\r\n")),
+                    Value::String(text) => reg.push_str(&format!("\"{name}\"=\"{text}\"\r\n")),
+                }
+            }
+        }
+        let file = self.dir.join("lookasidelist-parameters.reg");
+        fs::write(&file, reg)?;
+        let listed: Vec<String> = parameters
+            .iter()
+            .map(|(name, value)| match value {
+                Value::Dword(n) => format!("{name}={n}"),
+                Value::String(text) => format!("{name}=\"{text}\""),
+            })
+            .collect();
+        let what = if listed.is_empty() {
+            "no driver parameters (the seed's behaviour)".to_owned()
+        } else {
+            format!("driver parameters: {}", listed.join(" "))
+        };
+        let windows_path = format!("Z:{}", file.display()).replace('/', "\\");
+        step::run(
+            &what,
+            self.command("wine").args(["reg", "import", &windows_path]),
+            self.verbose,
+        )?;
+        Ok(())
+    }
+
     /// `sc start LookasideList` on a fresh wineserver, capturing Wine's debug output.
     pub fn start(&self) -> Result<Load> {
         // The driver's output goes to the stderr of whichever wine command starts the server,
@@ -222,12 +255,21 @@ impl Prefix {
             .stderr(Stdio::piped())
             .spawn()
             .context("starting `wine sc start`")?;
-        let stderr = child.stderr.take().expect("piped");
-        let reader = std::thread::spawn(move || {
-            let mut text = Vec::new();
-            let _ = std::io::Read::read_to_end(&mut { stderr }, &mut text);
-            text
-        });
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let reader = {
+            let mut stderr = child.stderr.take().expect("piped");
+            let output = Arc::clone(&output);
+            std::thread::spawn(move || {
+                let mut chunk = [0; 4096];
+                while let Ok(n @ 1..) = std::io::Read::read(&mut stderr, &mut chunk) {
+                    output
+                        .lock()
+                        .expect("output")
+                        .extend_from_slice(&chunk[..n]);
+                }
+            })
+        };
+        let text = || String::from_utf8_lossy(&output.lock().expect("output")).into_owned();
         let started = Instant::now();
         let exit = loop {
             if let Some(status) = child.try_wait()? {
@@ -240,11 +282,15 @@ impl Prefix {
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        // Let the driver's winedevice exit by itself (its fixture prints the final pool balance
-        // on process detach) before stopping whatever else still runs.
-        self.wait_server_for(Duration::from_secs(10));
+        // The fixture prints its final pool balance when the driver's winedevice exits, a
+        // moment after `sc start` has returned: wait for it before stopping the server.
+        let waiting = Instant::now();
+        while waiting.elapsed() < EXIT_TIMEOUT && !has_final_balance(&text()) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         self.kill_server();
-        let raw = String::from_utf8_lossy(&reader.join().unwrap_or_default()).into_owned();
+        let _ = reader.join();
+        let raw = text();
         if self.verbose {
             eprint!("{raw}");
         }
@@ -252,6 +298,12 @@ impl Prefix {
         load.started = exit.success();
         Ok(load)
     }
+}
+
+/// Whether the fixture's process-exit balance has arrived (a balance after DriverEntry left).
+fn has_final_balance(raw: &str) -> bool {
+    raw.split_once("LookasideList: Leaving DriverEntry")
+        .is_some_and(|(_, after)| after.contains("ntoskrnl-fixture: pool balance: "))
 }
 
 /// Splits Wine's debug output into the driver's lines, the fixture's lines, the status and
@@ -340,20 +392,14 @@ pub fn describe(status: u32) -> String {
     format!("0x{status:08X} {name}")
 }
 
-/// Builds everything, installs and loads the driver once.
-pub fn load_once(options: &Options, artifacts: &Artifacts) -> Result<Load> {
-    let prefix = Prefix::locate(options);
-    prefix.ensure()?;
-    prefix.install_fixture(&artifacts.fixture)?;
-    prefix.install_driver(&artifacts.driver)?;
-    prefix.start()
-}
-
 /// The main job: build, load, print the transcript like DebugView and the decoded status.
 pub fn run_main_job(options: &Options) -> Result<()> {
     packages::ensure(&[packages::BUILD, packages::WINE], options.verbose)?;
     let artifacts = build::all(options)?;
-    let load = load_once(options, &artifacts)?;
+    let prefix = Prefix::locate(options);
+    prefix.prepare(&artifacts)?;
+    prefix.set_parameters(&options.parameters)?;
+    let load = prefix.start()?;
     println!();
     for line in &load.transcript {
         println!("{line}");
