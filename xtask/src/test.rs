@@ -407,7 +407,11 @@ fn no_leak(load: &Load) -> Result<()> {
         .ok_or_else(|| anyhow::anyhow!("the fixture reported no lookaside list deletion"))?;
     // The fixture counts TotalAllocates - TotalFrees; a failed allocation counts as an
     // allocate that never comes back, so those are expected here, and nothing else.
-    let failed = load.transcript.iter().filter(|line| line.contains("Very bad.")).count();
+    let failed = load
+        .transcript
+        .iter()
+        .filter(|line| line.contains("Very bad."))
+        .count();
     if !deleted.contains(&format!(" {failed} outstanding")) {
         bail!("at deletion, with {failed} failed allocation(s): {deleted}");
     }

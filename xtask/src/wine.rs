@@ -5,6 +5,7 @@
 //! test fixture in `wine/ntoskrnl` as its `ntoskrnl.exe`: it forwards everything else to Wine's
 //! own kernel, renamed `wntoskrnl.dll`.
 
+use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -206,12 +207,12 @@ impl Prefix {
         let mut reg =
             format!("Windows Registry Editor Version 5.00\r\n\r\n[-{PARAMETERS_KEY}]\r\n");
         if !parameters.is_empty() {
-            reg.push_str(&format!("\r\n[{PARAMETERS_KEY}]\r\n"));
+            let _ = write!(reg, "\r\n[{PARAMETERS_KEY}]\r\n");
             for (name, value) in parameters {
-                match value {
-                    Value::Dword(n) => reg.push_str(&format!("\"{name}\"=dword:{n:08x}\r\n")),
-                    Value::String(text) => reg.push_str(&format!("\"{name}\"=\"{text}\"\r\n")),
-                }
+                let _ = match value {
+                    Value::Dword(n) => write!(reg, "\"{name}\"=dword:{n:08x}\r\n"),
+                    Value::String(text) => write!(reg, "\"{name}\"=\"{text}\"\r\n"),
+                };
             }
         }
         let file = self.dir.join("lookasidelist-parameters.reg");
