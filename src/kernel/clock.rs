@@ -16,8 +16,10 @@ impl Instant {
         let mut frequency = ffi::LARGE_INTEGER { QuadPart: 0 };
         // SAFETY: a valid out pointer; callable at any IRQL.
         let ticks = unsafe { ffi::KeQueryPerformanceCounter(&raw mut frequency) };
-        // SAFETY: both are plain 64-bit integers in the union.
-        let (ticks, frequency) = unsafe { (ticks.QuadPart, frequency.QuadPart) };
+        // SAFETY: a plain 64-bit integer in the union.
+        let ticks = unsafe { ticks.QuadPart };
+        // SAFETY: as above.
+        let frequency = unsafe { frequency.QuadPart };
         Self {
             ticks: ticks.unsigned_abs(),
             frequency: frequency.unsigned_abs().max(1),

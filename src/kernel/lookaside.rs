@@ -72,8 +72,9 @@ mod field {
     pub const FREE_EX: usize = offset_of!(LOOKASIDE_LIST_EX, L.__bindgen_anon_5.FreeEx);
 }
 
-/// The lookaside control block: the kernel's `LOOKASIDE_LIST_EX` first, then the driver's
-/// private context for its allocate callback, which finds it from the list pointer it receives
+/// The lookaside control block: the kernel's `LOOKASIDE_LIST_EX`, then the driver's context.
+///
+/// The allocate callback finds the context from the list pointer it receives
 /// (`CONTAINING_RECORD`, the pattern the `ExInitializeLookasideListEx` documentation shows).
 /// Allocated from nonpaged pool whatever the blocks' pool, as Microsoft requires.
 #[repr(C)]
@@ -153,8 +154,9 @@ impl<T> LookasideList<T> {
             None => None,
         };
         let context = control.as_ptr();
+        let flag = context.wrapping_byte_add(offset_of!(LookasideControl, fail_next));
         // SAFETY: the block is ours alone; the flag is written before the list exists.
-        unsafe { (&raw mut (*context).fail_next).write(AtomicBool::new(false)) };
+        unsafe { flag.cast::<AtomicBool>().write(AtomicBool::new(false)) };
         // SAFETY: `control` is a nonpaged, 16-byte aligned block holding a LOOKASIDE_LIST_EX
         // that nothing else uses; the callbacks are NULL (the pool) or ours, whose prototype
         // matches; Flags and Depth are the documented zeros.
@@ -210,12 +212,7 @@ impl<T> LookasideList<T> {
             // empty the list first, so this allocation reaches the pool through the callback.
             // SAFETY: the list is initialised and live; flushing is allowed at any time.
             unsafe { ffi::ExFlushLookasideListEx(list) };
-            // SAFETY: the control block outlives `self`; the flag is atomic.
-            unsafe {
-                (*self.control.as_ptr())
-                    .fail_next
-                    .store(true, Ordering::Relaxed)
-            };
+            self.fail_next().store(true, Ordering::Relaxed);
         }
         let raw = match self.allocate_export {
             // SAFETY: `list` was initialised by ExInitializeLookasideListEx and is live.
@@ -323,6 +320,15 @@ impl<T> LookasideList<T> {
         unsafe { ffi::ExDeleteLookasideListEx(this.address()) };
         // SAFETY: `this` is never used or dropped again, so the control block moves out once.
         unsafe { core::ptr::read(&raw const this.control) }
+    }
+
+    fn fail_next(&self) -> &AtomicBool {
+        let flag = self
+            .control
+            .as_ptr()
+            .wrapping_byte_add(offset_of!(LookasideControl, fail_next));
+        // SAFETY: the flag of the live control block, initialised in `new`, only used atomically.
+        unsafe { &*flag.cast::<AtomicBool>() }
     }
 
     fn current_depth(&self) -> u16 {

@@ -25,16 +25,16 @@ pub struct RegistryPath<'a> {
     path: &'a UNICODE_STRING,
 }
 
-impl<'a> RegistryPath<'a> {
+impl RegistryPath<'_> {
     /// Wraps `DriverEntry`'s `RegistryPath` argument.
     ///
     /// # Safety
-    /// `path` is NULL or points to a valid `UNICODE_STRING` that outlives `'a`.
+    /// `path` is NULL or points to a valid `UNICODE_STRING` that outlives the result.
     #[must_use]
-    pub const unsafe fn from_raw(path: *const UNICODE_STRING) -> Option<Self> {
+    pub const unsafe fn from_raw<'a>(path: *const UNICODE_STRING) -> Option<RegistryPath<'a>> {
         // SAFETY: the caller guarantees validity for `'a` when non-NULL.
         match unsafe { path.as_ref() } {
-            Some(path) => Some(Self { path }),
+            Some(path) => Some(RegistryPath { path }),
             None => None,
         }
     }
@@ -49,9 +49,20 @@ pub struct ParametersKey {
 /// not be reachable from whatever user process happens to be current.
 const ATTRIBUTES: u32 = ffi::OBJ_CASE_INSENSITIVE | ffi::OBJ_KERNEL_HANDLE;
 
+/// `sizeof(OBJECT_ATTRIBUTES)`, its `Length` field.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "48 bytes on x64, checked below"
+)]
+pub const OBJECT_ATTRIBUTES_SIZE: u32 = {
+    let size = size_of::<ffi::OBJECT_ATTRIBUTES>();
+    assert!(size < 256);
+    size as u32
+};
+
 fn open_key(root: HANDLE, name: &UNICODE_STRING) -> Result<HANDLE, NTSTATUS> {
     let mut attributes = ffi::OBJECT_ATTRIBUTES {
-        Length: size_of::<ffi::OBJECT_ATTRIBUTES>() as _,
+        Length: OBJECT_ATTRIBUTES_SIZE,
         RootDirectory: root,
         ObjectName: ptr::from_ref(name).cast_mut(),
         Attributes: ATTRIBUTES as _,
@@ -85,7 +96,8 @@ impl ParametersKey {
         // fits with room to spare, a larger value reports STATUS_BUFFER_OVERFLOW with its type.
         #[repr(C, align(8))]
         struct Buffer([u8; 64]);
-        let mut buffer = Buffer([0; 64]);
+        const BUFFER_SIZE: u32 = 64;
+        let mut buffer = Buffer([0; BUFFER_SIZE as usize]);
         let mut length = 0;
         let name = Utf16Name::<32>::new(name);
         // SAFETY: a live key handle, a counted name and a buffer whose size is passed with it.
@@ -95,7 +107,7 @@ impl ParametersKey {
                 ptr::from_ref(&name.as_unicode_string()).cast_mut(),
                 ffi::KEY_VALUE_PARTIAL_INFORMATION_CLASS,
                 buffer.0.as_mut_ptr().cast::<c_void>(),
-                size_of::<Buffer>() as _,
+                BUFFER_SIZE,
                 &raw mut length,
             )
         };

@@ -29,6 +29,7 @@
 
 use core::ffi::c_void;
 use core::fmt;
+use core::mem::offset_of;
 use core::ptr;
 use core::sync::atomic::{AtomicU32, Ordering};
 use std::alloc::Layout;
@@ -480,37 +481,48 @@ pub unsafe extern "C-unwind" fn ExFlushLookasideListEx(Lookaside: *mut LOOKASIDE
     }
 }
 
-fn counter(field: *mut u32) -> &'static AtomicU32 {
-    // SAFETY: a ULONG counter of a live list, only ever updated atomically while it lives.
+/// A field of a list, by offset: no reference to the list (other threads update it) is made.
+const fn field<F>(list: *mut LOOKASIDE_LIST_EX, offset: usize) -> *mut F {
+    list.wrapping_byte_add(offset).cast()
+}
+
+/// A counter of a live list, only ever updated atomically while the list lives.
+const fn counter<'a>(field: *mut u32) -> &'a AtomicU32 {
+    // SAFETY: see above; the list outlives every call that touches it.
     unsafe { AtomicU32::from_ptr(field) }
+}
+
+/// A field written only by `ExInitializeLookasideListEx`.
+fn read<F: Copy>(list: *mut LOOKASIDE_LIST_EX, offset: usize) -> F {
+    // SAFETY: an initialised field of a live list, no longer written.
+    unsafe { field::<F>(list, offset).read() }
 }
 
 /// The kernel's exported `ExAllocateFromLookasideListEx` (Windows 11 22H2 and later).
 unsafe extern "C" fn ExAllocateFromLookasideListEx(
     Lookaside: *mut LOOKASIDE_LIST_EX,
 ) -> *mut c_void {
-    // SAFETY: the caller passes a live, initialised list; only counters change after
-    // initialisation, and those atomically.
-    let list = unsafe { &raw mut (*Lookaside).L };
-    // SAFETY: as above, for each field.
-    counter(unsafe { &raw mut (*list).TotalAllocates }).fetch_add(1, Ordering::Relaxed);
+    type L = LOOKASIDE_LIST_EX;
+    counter(field(Lookaside, offset_of!(L, L.TotalAllocates))).fetch_add(1, Ordering::Relaxed);
+    let head = field(Lookaside, offset_of!(L, L.__bindgen_anon_1.ListHead));
     // SAFETY: the list's own header.
-    let entry = unsafe { ExpInterlockedPopEntrySList(&raw mut (*list).__bindgen_anon_1.ListHead) };
+    let entry = unsafe { ExpInterlockedPopEntrySList(head) };
     if !entry.is_null() {
         return entry.cast();
     }
-    // SAFETY: as above.
-    counter(unsafe { &raw mut (*list).__bindgen_anon_2.AllocateMisses })
-        .fetch_add(1, Ordering::Relaxed);
-    // SAFETY: read-only after initialisation.
-    let (allocate, pool_type, size, tag) = unsafe {
-        (
-            (*list).__bindgen_anon_4.AllocateEx.expect("AllocateEx"),
-            (*list).Type,
-            (*list).Size,
-            (*list).Tag,
-        )
-    };
+    counter(field(
+        Lookaside,
+        offset_of!(L, L.__bindgen_anon_2.AllocateMisses),
+    ))
+    .fetch_add(1, Ordering::Relaxed);
+    let allocate: PALLOCATE_FUNCTION_EX =
+        read(Lookaside, offset_of!(L, L.__bindgen_anon_4.AllocateEx));
+    let allocate = allocate.expect("AllocateEx");
+    let (pool_type, size, tag): (POOL_TYPE, u32, u32) = (
+        read(Lookaside, offset_of!(L, L.Type)),
+        read(Lookaside, offset_of!(L, L.Size)),
+        read(Lookaside, offset_of!(L, L.Tag)),
+    );
     // SAFETY: the list's own allocate routine with its own parameters.
     unsafe { allocate(pool_type, size as usize, tag, Lookaside) }
 }
@@ -520,23 +532,21 @@ unsafe extern "C" fn ExFreeToLookasideListEx(
     Lookaside: *mut LOOKASIDE_LIST_EX,
     Entry: *mut c_void,
 ) {
-    // SAFETY: as in `ExAllocateFromLookasideListEx`.
-    let list = unsafe { &raw mut (*Lookaside).L };
-    // SAFETY: as above.
-    counter(unsafe { &raw mut (*list).TotalFrees }).fetch_add(1, Ordering::Relaxed);
-    // SAFETY: as above.
-    let head = unsafe { &raw mut (*list).__bindgen_anon_1.ListHead };
-    // SAFETY: read-only after initialisation (the simulation never retunes Depth).
-    let depth = unsafe { (*list).Depth };
+    type L = LOOKASIDE_LIST_EX;
+    counter(field(Lookaside, offset_of!(L, L.TotalFrees))).fetch_add(1, Ordering::Relaxed);
+    let head = field(Lookaside, offset_of!(L, L.__bindgen_anon_1.ListHead));
+    // The simulation never retunes Depth, so it is read like the other constant fields.
+    let depth: u16 = read(Lookaside, offset_of!(L, L.Depth));
     // SAFETY: the list's own header.
     if unsafe { ExQueryDepthSList(head) } >= depth {
-        // SAFETY: as above.
-        counter(unsafe { &raw mut (*list).__bindgen_anon_3.FreeMisses })
-            .fetch_add(1, Ordering::Relaxed);
-        // SAFETY: read-only after initialisation.
-        let free = unsafe { (*list).__bindgen_anon_5.FreeEx.expect("FreeEx") };
+        counter(field(
+            Lookaside,
+            offset_of!(L, L.__bindgen_anon_3.FreeMisses),
+        ))
+        .fetch_add(1, Ordering::Relaxed);
+        let free: PFREE_FUNCTION_EX = read(Lookaside, offset_of!(L, L.__bindgen_anon_5.FreeEx));
         // SAFETY: the list's own free routine with one of its blocks.
-        unsafe { free(Entry, Lookaside) };
+        unsafe { free.expect("FreeEx")(Entry, Lookaside) };
     } else {
         // SAFETY: `Entry` is an unused block of this list.
         unsafe { ExpInterlockedPushEntrySList(head, Entry.cast()) };
@@ -684,10 +694,8 @@ pub unsafe extern "C-unwind" fn PsCreateSystemThread(
     assert_eq!(DesiredAccess, SYNCHRONIZE);
     assert!(ProcessHandle.is_null() && ClientId.is_null());
     // SAFETY: the caller passes valid attributes.
-    assert_ne!(
-        unsafe { (*ObjectAttributes).Attributes } & OBJ_KERNEL_HANDLE,
-        0
-    );
+    let attributes = unsafe { (*ObjectAttributes).Attributes };
+    assert_ne!(attributes & OBJ_KERNEL_HANDLE, 0, "kernel handles only");
     let shared = current();
     let fail = {
         let mut state = lock(&shared);
@@ -719,7 +727,7 @@ pub unsafe extern "C-unwind" fn PsCreateSystemThread(
     STATUS_SUCCESS
 }
 
-pub unsafe extern "C-unwind" fn PsTerminateSystemThread(_ExitStatus: NTSTATUS) -> NTSTATUS {
+pub const unsafe extern "C-unwind" fn PsTerminateSystemThread(_ExitStatus: NTSTATUS) -> NTSTATUS {
     // A real system thread ends here; the simulated one returns from its routine next.
     STATUS_SUCCESS
 }
@@ -750,12 +758,11 @@ pub unsafe extern "C-unwind" fn KeQueryPerformanceCounter(
     PerformanceFrequency: *mut LARGE_INTEGER,
 ) -> LARGE_INTEGER {
     if !PerformanceFrequency.is_null() {
-        // SAFETY: a valid out pointer.
-        unsafe {
-            PerformanceFrequency.write(LARGE_INTEGER {
-                QuadPart: PERFORMANCE_FREQUENCY,
-            })
+        let frequency = LARGE_INTEGER {
+            QuadPart: PERFORMANCE_FREQUENCY,
         };
+        // SAFETY: a valid out pointer.
+        unsafe { PerformanceFrequency.write(frequency) };
     }
     let ns = EPOCH.get_or_init(Instant::now).elapsed().as_nanos();
     LARGE_INTEGER {

@@ -1,6 +1,7 @@
-//! A private interlocked SList with one entry: the floor any lookaside list is measured against
-//! (a lookaside hit is one pop, a free one push, plus bookkeeping). Each stress thread has its
-//! own, so the floor is the uncontended cost.
+//! A private interlocked SList with one entry: the floor a lookaside list is measured against.
+//!
+//! A lookaside hit is one pop, a free one push, plus bookkeeping. Each stress thread has its
+//! own list, so the floor is the uncontended cost.
 
 use core::cell::UnsafeCell;
 
@@ -35,10 +36,11 @@ impl Default for SListEntry {
 impl SListFloor {
     /// `InitializeSListHead`: on x64, an all-zero header is an empty list.
     #[must_use]
-    pub fn new() -> Self {
+    pub const fn new() -> Self {
         // SAFETY: SLIST_HEADER is a union of integers, for which zero is the empty list.
+        let empty = unsafe { core::mem::zeroed() };
         Self {
-            header: UnsafeCell::new(unsafe { core::mem::zeroed() }),
+            header: UnsafeCell::new(empty),
         }
     }
 

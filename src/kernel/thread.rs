@@ -13,21 +13,24 @@ struct Job<'a> {
     index: u32,
 }
 
-/// Runs `work(0)` on the calling thread and `work(1..threads)` on system threads, all at once,
-/// and returns when every one has finished. Returns how many ran (fewer if the kernel could
-/// not create a thread) and the status of the first failed creation.
+/// Runs `work(0)` here and `work(1..threads)` on system threads, and joins them all.
+///
+/// Returns how many ran (fewer if the kernel could not create a thread) and the status of the
+/// first failed creation.
 pub fn run_concurrently(threads: u32, work: &(dyn Fn(u32) + Sync)) -> (u32, Option<NTSTATUS>) {
-    let wanted = (threads as usize).clamp(1, MAX_THREADS);
-    let jobs: [Job<'_>; MAX_THREADS] = core::array::from_fn(|index| Job {
-        work,
-        index: index as u32,
-    });
+    let wanted = usize::try_from(threads)
+        .unwrap_or(MAX_THREADS)
+        .clamp(1, MAX_THREADS);
+    let mut jobs: [Job<'_>; MAX_THREADS] = core::array::from_fn(|_| Job { work, index: 0 });
+    for (index, job) in (0..).zip(jobs.iter_mut()) {
+        job.index = index;
+    }
     let mut handles: [HANDLE; MAX_THREADS] = [ptr::null_mut(); MAX_THREADS];
-    let mut started = 1;
+    let mut started: u32 = 1;
     let mut failure = None;
     for index in 1..wanted {
         let mut attributes = ffi::OBJECT_ATTRIBUTES {
-            Length: size_of::<ffi::OBJECT_ATTRIBUTES>() as _,
+            Length: super::registry::OBJECT_ATTRIBUTES_SIZE,
             RootDirectory: ptr::null_mut(),
             ObjectName: ptr::null_mut(),
             // A kernel handle: no user process can reach the thread.
@@ -55,14 +58,14 @@ pub fn run_concurrently(threads: u32, work: &(dyn Fn(u32) + Sync)) -> (u32, Opti
         started += 1;
     }
     (work)(0);
-    for handle in &handles[1..started] {
+    for handle in handles.iter().take(started as usize).skip(1) {
         // SAFETY: a thread handle PsCreateSystemThread returned; waiting at PASSIVE_LEVEL
         // without a timeout until the thread has exited.
         unsafe { ffi::ZwWaitForSingleObject(*handle, 0, ptr::null_mut()) };
         // SAFETY: the same handle, closed once.
         unsafe { ffi::ZwClose(*handle) };
     }
-    (started as u32, failure)
+    (started, failure)
 }
 
 unsafe extern "C" fn thread_main(context: *mut c_void) {
