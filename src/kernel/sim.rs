@@ -493,7 +493,7 @@ const fn counter<'a>(field: *mut u32) -> &'a AtomicU32 {
 }
 
 /// A field written only by `ExInitializeLookasideListEx`.
-fn read<F: Copy>(list: *mut LOOKASIDE_LIST_EX, offset: usize) -> F {
+const fn read<F: Copy>(list: *mut LOOKASIDE_LIST_EX, offset: usize) -> F {
     // SAFETY: an initialised field of a live list, no longer written.
     unsafe { field::<F>(list, offset).read() }
 }

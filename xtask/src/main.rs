@@ -12,6 +12,7 @@
 mod bench;
 mod build;
 mod cli;
+mod inf;
 mod packages;
 mod pe;
 mod step;

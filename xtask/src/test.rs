@@ -9,7 +9,7 @@ use crate::cli::Options;
 use crate::cli::Value;
 use crate::expected;
 use crate::wine::{self, Load, Prefix};
-use crate::{packages, pe, step};
+use crate::{inf, packages, pe, step};
 
 /// Named checks and their outcomes.
 #[derive(Default)]
@@ -124,24 +124,33 @@ fn pe_checks(artifacts: &Artifacts, tally: &mut Tally) {
     );
 }
 
+/// Sets the driver's parameters (exactly these) and loads it once.
+fn load(prefix: &Prefix, parameters: &[(&str, Value)]) -> Result<Load> {
+    let parameters: Vec<(String, Value)> = parameters
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), value.clone()))
+        .collect();
+    prefix.set_parameters(&parameters)?;
+    prefix.start()
+}
+
 fn wine_checks(options: &Options, artifacts: &Artifacts, tally: &mut Tally) {
     let prefix = Prefix::locate(options);
     if let Err(error) = prefix.prepare(artifacts) {
         tally.record("Wine: prefix, fixture and service", Err(error));
         return;
     }
-    let load = |parameters: &[(&str, Value)]| -> Result<Load> {
-        let parameters: Vec<(String, Value)> = parameters
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), value.clone()))
-            .collect();
-        prefix.set_parameters(&parameters)?;
-        prefix.start()
-    };
-    match load(&[]) {
+    match load(&prefix, &[]) {
         Ok(load) => check_seed_run(&load, tally),
         Err(error) => tally.record("Wine: load the driver with sc.exe", Err(error)),
     }
+    parameter_checks(&prefix, tally);
+    inf_check(options, &prefix, artifacts, tally);
+}
+
+/// One load per registry parameter case (issue: parameters, fault injection, stress).
+fn parameter_checks(prefix: &Prefix, tally: &mut Tally) {
+    let load = |parameters: &[(&str, Value)]| load(prefix, parameters);
     tally.record(
         "Wine: ApiPath 2 runs the seed on the driver's inline port",
         {
@@ -216,6 +225,31 @@ fn wine_checks(options: &Options, artifacts: &Artifacts, tally: &mut Tally) {
                 clean(&load)
             })
         },
+    );
+}
+
+/// The INF path: stamp LookasideList.inx, install it with setupapi, start the service it made.
+fn inf_check(options: &Options, prefix: &Prefix, artifacts: &Artifacts, tally: &mut Tally) {
+    let outcome = inf::install_from_inf(prefix, prefix.dir(), &artifacts.driver, options.verbose)
+        .and_then(|install| {
+            eprintln!(
+                "    {} (DriverVer {}, DIRID {}): ImagePath {} ({}), Type {}, Start {}, ErrorControl {}",
+                install.inf.display(),
+                install.driver_ver,
+                install.dirid,
+                install.image_path,
+                install.installed.display(),
+                install.service_type,
+                install.start,
+                install.error_control
+            );
+            let load = load(prefix, &[])?;
+            seed_exact(&load)?;
+            clean(&load)
+        });
+    tally.record(
+        "Wine: LookasideList.inx, stamped, installs the service; it starts from it",
+        outcome,
     );
 }
 

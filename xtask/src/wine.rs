@@ -68,6 +68,11 @@ impl Prefix {
         }
     }
 
+    /// The prefix's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn system32(&self) -> PathBuf {
         self.dir.join("drive_c/windows/system32")
     }
