@@ -314,11 +314,14 @@ fn host_path(prefix_dir: &Path, image_path: &str) -> Result<PathBuf> {
 
 /// The service's `ImagePath`, if the service exists.
 fn image_path(prefix: &Prefix) -> Option<String> {
-    let output = prefix
-        .command("wine")
-        .args(["reg", "query", SERVICE_KEY, "/v", "ImagePath"])
-        .output()
-        .ok()?;
+    let output = step::capture(prefix.command("wine").args([
+        "reg",
+        "query",
+        SERVICE_KEY,
+        "/v",
+        "ImagePath",
+    ]))
+    .ok()?;
     if !output.status.success() {
         return None;
     }
@@ -338,19 +341,12 @@ fn remove_old(prefix: &Prefix, prefix_dir: &Path) {
     {
         let _ = fs::remove_file(file);
     }
-    let _ = prefix
-        .command("wine")
-        .args(["sc", "delete", SERVICE])
-        .output();
+    let _ = step::capture(prefix.command("wine").args(["sc", "delete", SERVICE]));
 }
 
 /// The Windows path of a host path, as Wine sees it (`winepath -w`; `Z:` maps `/`).
 fn windows_path(prefix: &Prefix, path: &Path) -> String {
-    prefix
-        .command("winepath")
-        .arg("-w")
-        .arg(path)
-        .output()
+    step::capture(prefix.command("winepath").arg("-w").arg(path))
         .ok()
         .filter(|output| output.status.success())
         .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
@@ -397,10 +393,7 @@ pub fn install_from_inf(
     // InstallHinfSection reports nothing: what it did is read back. (Not through step::run,
     // which does not capture the output in verbose mode.)
     step::progress(&format!("reg query {SERVICE_KEY}"));
-    let output = prefix
-        .command("wine")
-        .args(["reg", "query", SERVICE_KEY])
-        .output()
+    let output = step::capture(prefix.command("wine").args(["reg", "query", SERVICE_KEY]))
         .context("running `wine reg query`")?;
     let listing = String::from_utf8_lossy(&output.stdout).into_owned();
     ensure!(

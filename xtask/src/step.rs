@@ -1,7 +1,13 @@
 //! Running external tools: a progress line per step, their output hidden unless `--verbose`
 //! or they fail.
+//!
+//! Hidden output goes to files, not pipes: a `wine` command may start a wineserver that
+//! inherits its output handles and lives on for seconds, and reading a pipe to its end would
+//! wait for that server to exit.
 
+use std::fs::File;
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -26,10 +32,7 @@ pub fn run(what: &str, command: &mut Command, verbose: bool) -> Result<Output> {
             stderr: Vec::new(),
         }
     } else {
-        command
-            .stdin(Stdio::null())
-            .output()
-            .with_context(|| format!("{what}: could not start {command:?}"))?
+        capture(command).with_context(|| format!("{what}: could not start {command:?}"))?
     };
     if !output.status.success() {
         eprint!("{}", String::from_utf8_lossy(&output.stdout));
@@ -40,4 +43,29 @@ pub fn run(what: &str, command: &mut Command, verbose: bool) -> Result<Output> {
         eprintln!("    ({:.1} s)", started.elapsed().as_secs_f64());
     }
     Ok(output)
+}
+
+/// Runs `command` to completion and returns its output, read from files (see the module docs).
+pub fn capture(command: &mut Command) -> std::io::Result<Output> {
+    static STEP: AtomicU32 = AtomicU32::new(0);
+    let stem = std::env::temp_dir().join(format!(
+        "xtask-{}-{}",
+        std::process::id(),
+        STEP.fetch_add(1, Ordering::Relaxed)
+    ));
+    let (out_path, err_path) = (stem.with_extension("out"), stem.with_extension("err"));
+    let status = command
+        .stdin(Stdio::null())
+        .stdout(File::create(&out_path)?)
+        .stderr(File::create(&err_path)?)
+        .status();
+    let stdout = std::fs::read(&out_path).unwrap_or_default();
+    let stderr = std::fs::read(&err_path).unwrap_or_default();
+    let _ = std::fs::remove_file(out_path);
+    let _ = std::fs::remove_file(err_path);
+    Ok(Output {
+        status: status?,
+        stdout,
+        stderr,
+    })
 }

@@ -181,10 +181,7 @@ impl Prefix {
         fs::create_dir_all(&drivers)?;
         fs::copy(driver, drivers.join("LookasideList.sys")).context("copying the driver")?;
         // A service left by an earlier run (maybe with another binPath) is replaced.
-        let _ = self
-            .command("wine")
-            .args(["sc", "delete", SERVICE])
-            .output();
+        let _ = step::capture(self.command("wine").args(["sc", "delete", SERVICE]));
         self.wine(
             r"sc create LookasideList type= kernel binPath= C:\windows\system32\drivers\LookasideList.sys",
             &[
