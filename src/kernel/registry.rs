@@ -85,7 +85,7 @@ impl ParametersKey {
         let name = Utf16Name::<16>::new("Parameters");
         let parameters = open_key(service_key, &name.as_unicode_string());
         // SAFETY: a handle ZwOpenKey just returned, closed once.
-        unsafe { ffi::ZwClose(service_key) };
+        let _ = unsafe { ffi::ZwClose(service_key) };
         parameters.ok().map(|handle| Self { handle })
     }
 
@@ -132,6 +132,6 @@ impl ParametersKey {
 impl Drop for ParametersKey {
     fn drop(&mut self) {
         // SAFETY: the handle ZwOpenKey returned, closed once.
-        unsafe { ffi::ZwClose(self.handle) };
+        let _ = unsafe { ffi::ZwClose(self.handle) };
     }
 }

@@ -61,9 +61,9 @@ pub fn run_concurrently(threads: u32, work: &(dyn Fn(u32) + Sync)) -> (u32, Opti
     for handle in handles.iter().take(started as usize).skip(1) {
         // SAFETY: a thread handle PsCreateSystemThread returned; waiting at PASSIVE_LEVEL
         // without a timeout until the thread has exited.
-        unsafe { ffi::ZwWaitForSingleObject(*handle, 0, ptr::null_mut()) };
+        let _ = unsafe { ffi::ZwWaitForSingleObject(*handle, 0, ptr::null_mut()) };
         // SAFETY: the same handle, closed once.
-        unsafe { ffi::ZwClose(*handle) };
+        let _ = unsafe { ffi::ZwClose(*handle) };
     }
     (started, failure)
 }
@@ -73,5 +73,5 @@ unsafe extern "C" fn thread_main(context: *mut c_void) {
     let job = unsafe { &*context.cast::<Job<'_>>() };
     (job.work)(job.index);
     // SAFETY: a system thread ends itself this way; nothing of this thread is used after it.
-    unsafe { ffi::PsTerminateSystemThread(0) };
+    let _ = unsafe { ffi::PsTerminateSystemThread(0) };
 }

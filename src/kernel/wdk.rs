@@ -10,7 +10,7 @@ pub use wdk_sys::ntddk::{
     ExInitializeLookasideListEx, ExQueryDepthSList, ExpInterlockedPopEntrySList,
     ExpInterlockedPushEntrySList, KdRefreshDebuggerNotPresent, KeQueryPerformanceCounter,
     MmGetSystemRoutineAddress, PsCreateSystemThread, PsTerminateSystemThread, ZwClose, ZwOpenKey,
-    ZwQueryValueKey,
+    ZwQueryValueKey, ZwWaitForSingleObject,
 };
 pub use wdk_sys::{
     DRIVER_OBJECT, HANDLE, KEY_QUERY_VALUE, LARGE_INTEGER, LIST_ENTRY, LOOKASIDE_LIST_EX, NTSTATUS,
@@ -30,7 +30,7 @@ pub const KEY_VALUE_PARTIAL_INFORMATION_CLASS: wdk_sys::KEY_VALUE_INFORMATION_CL
 unsafe extern "system" {
     pub fn ExAllocatePoolWithTag(
         PoolType: POOL_TYPE,
-        NumberOfBytes: usize,
+        NumberOfBytes: SIZE_T,
         Tag: u32,
     ) -> *mut c_void;
 }
@@ -40,8 +40,9 @@ pub fn debug_print(args: fmt::Arguments<'_>) {
     wdk::print!("{args}");
 }
 
-// The samples' runtime: pool-backed `alloc` (the driver itself allocates only through the
-// kernel API above) and a panic handler that bugchecks.
+// The runtime of Microsoft's samples: a pool-backed global allocator, should anything use
+// `alloc` (the driver itself allocates only through the kernel API above), and wdk-panic's
+// panic handler, which bugchecks.
 #[global_allocator]
 static GLOBAL_ALLOCATOR: wdk_alloc::WdkAllocator = wdk_alloc::WdkAllocator;
 

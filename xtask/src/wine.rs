@@ -439,3 +439,69 @@ pub fn run_main_job(options: &Options) -> Result<()> {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Prefix, READY_MARKER, has_final_balance, parse};
+    use std::fs;
+
+    #[test]
+    fn a_half_created_prefix_of_ours_is_not_usable_until_marked() {
+        let dir = std::env::temp_dir().join(format!("xtask-prefix-test-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let prefix = Prefix {
+            dir: dir.clone(),
+            ours: true,
+            verbose: false,
+        };
+        assert!(!prefix.usable(), "missing");
+        fs::create_dir_all(dir.join("drive_c/windows/system32")).unwrap();
+        fs::write(dir.join("system.reg"), "").unwrap();
+        fs::write(dir.join("drive_c/windows/system32/ntoskrnl.exe"), "").unwrap();
+        assert!(!prefix.usable(), "wineboot was interrupted: no marker");
+        fs::write(dir.join(READY_MARKER), "").unwrap();
+        assert!(prefix.usable());
+        let theirs = Prefix {
+            ours: false,
+            ..prefix
+        };
+        fs::remove_file(dir.join(READY_MARKER)).unwrap();
+        assert!(theirs.usable(), "a user's prefix needs no marker");
+        fs::remove_file(dir.join("system.reg")).unwrap();
+        assert!(!theirs.usable());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn parses_wines_debug_output_back_into_the_drivers_lines() {
+        let raw = "\
+0118:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: \n\
+LookasideList: Entering DriverEntry\n\
+0118:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: ntoskrnl-fixture: pool balance: 1 allocated, 0 freed, 1 outstanding\n\
+0118:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: LookasideList: Doubly linked list is empty\n\
+\n\
+0118:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: LookasideList: Leaving DriverEntry\n\
+0118:err:ntoskrnl:ZwLoadDriver failed to create driver L\"\\\\Registry\\\\Machine\\\\System\\\\CurrentControlSet\\\\Services\\\\LookasideList\": c0000182\n\
+0108:err:sc:wmain failed to start service 87\n\
+0114:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: ntoskrnl-fixture: pool balance: 1 allocated, 1 freed, 0 outstanding\n";
+        let load = parse(raw);
+        assert_eq!(
+            load.transcript,
+            [
+                "",
+                "LookasideList: Entering DriverEntry",
+                "LookasideList: Doubly linked list is empty",
+                "",
+                "LookasideList: Leaving DriverEntry"
+            ]
+        );
+        assert_eq!(load.fixture.len(), 2);
+        assert_eq!(load.status, Some(0xC000_0182));
+        assert!(load.problems.is_empty());
+        assert!(has_final_balance(raw));
+        let crash =
+            parse("wine: Call from 0001 to unimplemented function ntoskrnl.exe.Foo, aborting\n");
+        assert_eq!(crash.problems.len(), 1);
+        assert_eq!(crash.status, None);
+    }
+}
