@@ -1,6 +1,7 @@
 //! The kernel API from Microsoft's wdk-sys crate: the Windows build users ship.
 
-#![allow(non_snake_case)]
+// The DDK's names and prototypes, documented there.
+#![allow(non_snake_case, missing_docs)]
 
 use core::ffi::c_void;
 use core::fmt;
