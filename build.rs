@@ -116,6 +116,8 @@ mod ddk {
             .default_enum_style(bindgen::EnumVariation::ModuleConsts)
             // Only its address is passed around; its fields are not the driver's business.
             .opaque_type("_DRIVER_OBJECT")
+            // Only passed by address to the SList routines; opaque, it needs no bitfield code.
+            .opaque_type("_SLIST_HEADER.*")
             .layout_tests(true)
             .derive_debug(false);
         for function in FUNCTIONS {

@@ -7,7 +7,16 @@
 
 #![allow(non_camel_case_types, non_snake_case, missing_docs)]
 
-#[allow(non_upper_case_globals, dead_code, unnecessary_transmutes, clippy::all)]
+// Generated code: bindgen's style, not this crate's (it has no unsafe blocks: the bitfield
+// accessors of SLIST_HEADER are not generated, see build.rs).
+#[allow(
+    non_upper_case_globals,
+    dead_code,
+    unnecessary_transmutes,
+    clippy::all,
+    clippy::pedantic,
+    clippy::nursery
+)]
 mod bindings {
     include!(concat!(env!("OUT_DIR"), "/ddk_bindings.rs"));
 }
@@ -85,7 +94,7 @@ impl fmt::Write for ChunkWriter {
 pub static _fltused: i32 = 0;
 
 /// A panic cannot unwind in the kernel; stop the system as `__fastfail` does, with the
-/// FAST_FAIL_FATAL_APP_EXIT code (wdk-panic bugchecks in the Windows build).
+/// `FAST_FAIL_FATAL_APP_EXIT` code (wdk-panic bugchecks in the Windows build).
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
     super::fail_fast(7)

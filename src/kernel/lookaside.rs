@@ -272,7 +272,7 @@ impl<T> LookasideList<T> {
         let tag = self.read::<u32>(field::TAG);
         // SAFETY: AllocateEx is the routine ExInitializeLookasideListEx stored (the system's
         // default); it is called with the list's own Type, Size and Tag, as the header does.
-        unsafe { allocate_ex(pool_type, size as _, tag, self.address()) }
+        unsafe { allocate_ex(pool_type, ffi::SIZE_T::from(size), tag, self.address()) }
     }
 
     /// Port of wdm.h's inline `ExFreeToLookasideListEx`.

@@ -81,7 +81,7 @@ pub fn corrupt_list_entry() -> ! {
     fail_fast(FAST_FAIL_CORRUPT_LIST_ENTRY)
 }
 
-/// `__fastfail(code)`: in the kernel, bugcheck 0x139 KERNEL_SECURITY_CHECK_FAILURE with `code`.
+/// `__fastfail(code)`: in the kernel, bugcheck 0x139 `KERNEL_SECURITY_CHECK_FAILURE`.
 #[cfg(all(target_os = "windows", not(test)))]
 pub fn fail_fast(code: u32) -> ! {
     // SAFETY: `int 0x29` with the code in ecx is the documented __fastfail sequence on x64; it

@@ -42,7 +42,8 @@ use std::time::Instant;
 
 pub type NTSTATUS = i32;
 pub type POOL_TYPE = i32;
-pub type SIZE_T = usize;
+/// `ULONG_PTR`-sized, as in the x64 headers (the simulation runs on `x86_64` hosts).
+pub type SIZE_T = u64;
 pub type HANDLE = *mut c_void;
 pub type KEY_VALUE_INFORMATION_CLASS = i32;
 pub type PKSTART_ROUTINE = Option<unsafe extern "C" fn(*mut c_void)>;
@@ -116,7 +117,7 @@ pub union LARGE_INTEGER {
 }
 
 pub type PALLOCATE_FUNCTION_EX =
-    Option<unsafe extern "C" fn(POOL_TYPE, usize, u32, *mut LOOKASIDE_LIST_EX) -> *mut c_void>;
+    Option<unsafe extern "C" fn(POOL_TYPE, SIZE_T, u32, *mut LOOKASIDE_LIST_EX) -> *mut c_void>;
 pub type PFREE_FUNCTION_EX = Option<unsafe extern "C" fn(*mut c_void, *mut LOOKASIDE_LIST_EX)>;
 
 /// `LOOKASIDE_LIST_EX` with the field paths bindgen gives the DDK's anonymous unions.
@@ -306,14 +307,14 @@ fn pool_allocate(size: usize, tag: u32, zeroed: bool) -> *mut c_void {
 
 pub unsafe extern "C-unwind" fn ExAllocatePoolWithTag(
     PoolType: POOL_TYPE,
-    NumberOfBytes: usize,
+    NumberOfBytes: SIZE_T,
     Tag: u32,
 ) -> *mut c_void {
     assert!(
         PoolType == NON_PAGED_POOL_NX || PoolType == PAGED_POOL,
         "the driver uses NonPagedPoolNx and PagedPool only"
     );
-    pool_allocate(NumberOfBytes, Tag, false)
+    pool_allocate(usize::try_from(NumberOfBytes).expect("size"), Tag, false)
 }
 
 unsafe extern "C" fn ExAllocatePool2(Flags: u64, NumberOfBytes: usize, Tag: u32) -> *mut c_void {
@@ -378,7 +379,7 @@ pub unsafe extern "C-unwind" fn ExQueryDepthSList(ListHead: *mut SLIST_HEADER) -
 
 unsafe extern "C" fn default_allocate(
     PoolType: POOL_TYPE,
-    NumberOfBytes: usize,
+    NumberOfBytes: SIZE_T,
     Tag: u32,
     _Lookaside: *mut LOOKASIDE_LIST_EX,
 ) -> *mut c_void {
@@ -399,7 +400,7 @@ pub unsafe extern "C-unwind" fn ExInitializeLookasideListEx(
     Free: PFREE_FUNCTION_EX,
     PoolType: POOL_TYPE,
     Flags: u32,
-    Size: usize,
+    Size: SIZE_T,
     Tag: u32,
     Depth: u16,
 ) -> NTSTATUS {
@@ -428,7 +429,7 @@ pub unsafe extern "C-unwind" fn ExInitializeLookasideListEx(
             __bindgen_anon_3: FreeMissesUnion { FreeMisses: 0 },
             Type: PoolType,
             Tag,
-            Size: u32::try_from(Size.max(size_of::<SLIST_ENTRY>())).expect("block size"),
+            Size: u32::try_from(Size.max(size_of::<SLIST_ENTRY>() as SIZE_T)).expect("block size"),
             __bindgen_anon_4: AllocateExUnion {
                 AllocateEx: Allocate.or(Some(default_allocate)),
             },
@@ -524,7 +525,7 @@ unsafe extern "C" fn ExAllocateFromLookasideListEx(
         read(Lookaside, offset_of!(L, L.Tag)),
     );
     // SAFETY: the list's own allocate routine with its own parameters.
-    unsafe { allocate(pool_type, size as usize, tag, Lookaside) }
+    unsafe { allocate(pool_type, SIZE_T::from(size), tag, Lookaside) }
 }
 
 /// The kernel's exported `ExFreeToLookasideListEx` (Windows 11 22H2 and later).

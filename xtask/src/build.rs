@@ -60,26 +60,59 @@ pub fn all(options: &Options) -> Result<Artifacts> {
     })
 }
 
-fn cross_build(what: &str, args: &[&str], options: &Options) -> Result<()> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
+/// Clippy over the driver and the Wine fixture as the cross-build compiles them (the `ddk`
+/// backend, `DriverEntry`, the fixture's DLL: code only a Windows target has), with warnings as
+/// errors. Debian's `cargo-clippy` runs cargo with its own `clippy-driver`, which matches
+/// Debian's rustc.
+pub fn clippy(options: &Options) -> Result<()> {
+    let mut command = Command::new("/usr/bin/cargo-clippy");
+    command.arg("clippy");
+    cross_command(
+        &mut command,
+        &[
+            "-p",
+            "LookasideList",
+            "--no-default-features",
+            "--features",
+            "ddk",
+        ],
+    );
+    command
+        .arg("--target-dir")
+        .arg(root().join("target/windows-clippy"))
+        .args(["--", "-D", "warnings"]);
+    step::run(
+        "clippy on the cross-build (ddk backend, DriverEntry, Wine fixture), -D warnings",
+        &mut command,
+        options.verbose,
+    )?;
+    Ok(())
+}
+
+/// The cross-build's flags and environment, on `command` (a `cargo build` or `cargo clippy`).
+fn cross_command(command: &mut Command, args: &[&str]) {
     command
         .current_dir(root())
-        .args(["build", "--release", "--target", TARGET])
+        .args(["--release", "--target", TARGET])
         .args([
             "-Zbuild-std=core,compiler_builtins",
             "-Zbuild-std-features=compiler-builtins-mem",
         ])
         .args(args)
-        .arg("--target-dir")
-        .arg(target_dir())
         // Debian's rustc ships the std sources that -Zbuild-std needs; RUSTC_BOOTSTRAP lets
         // the stable tools accept -Z flags for this one build.
         .env("RUSTC", "/usr/bin/rustc")
         .env("RUSTC_BOOTSTRAP", "1")
         .env("CARGO_TARGET_X86_64_PC_WINDOWS_MSVC_LINKER", "lld-link")
-        .env_remove("RUSTC_WRAPPER")
-        .env_remove("RUSTC_WORKSPACE_WRAPPER");
+        .env_remove("RUSTC_WRAPPER");
+}
+
+fn cross_build(what: &str, args: &[&str], options: &Options) -> Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.arg("build");
+    cross_command(&mut command, args);
+    command.arg("--target-dir").arg(target_dir());
     if !options.verbose {
         command.arg("--quiet");
     }

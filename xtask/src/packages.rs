@@ -40,6 +40,12 @@ pub const BUILD: &[Need] = &[
     },
 ];
 
+/// For linting the cross-build: Debian's clippy, which matches Debian's rustc.
+pub const LINT: &[Need] = &[Need {
+    package: "rust-web-clippy",
+    why: "clippy for the Windows-target code (the ddk backend, DriverEntry)",
+}];
+
 /// For loading the driver.
 pub const WINE: &[Need] = &[
     Need {

@@ -50,7 +50,10 @@ fn cargo_shown(what: &str, args: &[&str]) -> Result<()> {
 }
 
 pub fn all(options: &Options) -> Result<()> {
-    packages::ensure(&[packages::BUILD, packages::WINE], options.verbose)?;
+    packages::ensure(
+        &[packages::BUILD, packages::LINT, packages::WINE],
+        options.verbose,
+    )?;
     let mut tally = Tally::default();
     tally.record(
         "cargo fmt --check",
@@ -86,6 +89,7 @@ pub fn all(options: &Options) -> Result<()> {
     match build::all(options) {
         Ok(artifacts) => {
             tally.record("cross-build", Ok(()));
+            tally.record("clippy on the cross-build", build::clippy(options));
             pe_checks(&artifacts, &mut tally);
             wine_checks(options, &artifacts, &mut tally);
         }
