@@ -240,3 +240,109 @@ impl fmt::Display for Settings {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bound_of_every_parameter() {
+        for spec in ALL {
+            for value in [spec.min, spec.max, spec.default] {
+                assert_eq!(
+                    check(spec, RegistryValue::Dword(value)),
+                    (value, None),
+                    "{spec:?}"
+                );
+            }
+            let mut outside = vec![spec.max.saturating_add(1), u32::MAX];
+            if spec.min > 0 {
+                outside.push(spec.min - 1);
+            }
+            for value in outside
+                .into_iter()
+                .filter(|v| *v > spec.max || *v < spec.min)
+            {
+                let complaint = Complaint {
+                    spec,
+                    problem: Problem::OutOfRange(value),
+                };
+                assert_eq!(
+                    check(spec, RegistryValue::Dword(value)),
+                    (spec.default, Some(complaint))
+                );
+            }
+            assert_eq!(check(spec, RegistryValue::Missing), (spec.default, None));
+        }
+    }
+
+    #[test]
+    fn every_wrong_type_is_named() {
+        let names = [
+            (0, "REG_NONE"),
+            (1, "REG_SZ"),
+            (2, "REG_EXPAND_SZ"),
+            (3, "REG_BINARY"),
+            (5, "REG_DWORD_BIG_ENDIAN"),
+            (6, "REG_LINK"),
+            (7, "REG_MULTI_SZ"),
+            (11, "REG_QWORD"),
+            (99, "value of an unknown type"),
+        ];
+        for (reg_type, name) in names {
+            let (value, complaint) = check(STRESS_THREADS, RegistryValue::WrongType(reg_type));
+            assert_eq!(value, 1);
+            let complaint = complaint.expect("a complaint").to_string();
+            assert_eq!(
+                complaint,
+                format!(
+                    "Parameter StressThreads is a {name}, not a REG_DWORD; allowed 1..64, using the default 1"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn unreadable_values_fall_back_with_their_status() {
+        let (value, complaint) = check(
+            API_PATH,
+            RegistryValue::Unreadable(0xC000_0022_u32.cast_signed()),
+        );
+        assert_eq!(value, 0);
+        assert_eq!(
+            complaint.expect("a complaint").to_string(),
+            "Parameter ApiPath could not be read (status C0000022); allowed 0..2, using the default 0"
+        );
+    }
+
+    #[test]
+    fn settings_from_the_registry() {
+        let read = |name: &str| match name {
+            "ListType" => RegistryValue::Dword(1),
+            "ApiPath" => RegistryValue::Dword(2),
+            "StressIterations" => RegistryValue::Dword(1000),
+            "StressThreads" => RegistryValue::Dword(65),
+            "FailAllocationAt" => RegistryValue::Dword(3),
+            _ => RegistryValue::Missing,
+        };
+        let mut complaints = Vec::new();
+        let settings = Settings::read(read, |complaint| complaints.push(complaint));
+        assert_eq!(
+            settings,
+            Settings {
+                list_type: PoolKind::Paged,
+                break_before_delete: false,
+                stress_iterations: 1000,
+                api_path: ApiPath::Inline,
+                stress_threads: 1,
+                fail_allocation_at: NonZeroU32::new(3),
+            }
+        );
+        assert_eq!(complaints.len(), 1);
+        assert_eq!(complaints[0].spec, STRESS_THREADS);
+        assert_eq!(
+            Settings::default(),
+            Settings::read(|_| RegistryValue::Missing, |_| panic!())
+        );
+    }
+}
