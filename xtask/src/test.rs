@@ -8,7 +8,7 @@ use crate::build::{self, Artifacts};
 use crate::cli::Options;
 use crate::cli::Value;
 use crate::expected;
-use crate::wine::{self, Load, Prefix};
+use crate::wine::{Load, Prefix};
 use crate::{inf, packages, pe, step};
 
 /// Named checks and their outcomes.
@@ -280,16 +280,7 @@ fn must_contain(load: &Load, text: &str) -> Result<()> {
 
 /// The driver returned its status, Wine saw no trouble, and the fixture counted no leak.
 fn clean(load: &Load) -> Result<()> {
-    match (load.status, load.started) {
-        (Some(wine::STATUS_DEVICE_CONFIGURATION_ERROR), false) => {}
-        (status, started) => bail!(
-            "status {}, sc start succeeded: {started}",
-            status.map_or_else(|| "not reported".into(), wine::describe)
-        ),
-    }
-    if !load.problems.is_empty() {
-        bail!("{:?}", load.problems);
-    }
+    load.as_designed()?;
     no_leak(load)
 }
 

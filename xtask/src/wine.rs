@@ -52,6 +52,32 @@ pub struct Load {
     pub problems: Vec<String>,
 }
 
+impl Load {
+    /// `Ok` when the driver behaved as designed: `DriverEntry` returned
+    /// `STATUS_DEVICE_CONFIGURATION_ERROR`, so the driver did not stay loaded, and Wine reported
+    /// no crash or missing function.
+    pub fn as_designed(&self) -> Result<()> {
+        if !self.problems.is_empty() {
+            bail!("Wine reported trouble: {}", self.problems.join("; "));
+        }
+        match (self.status, self.started) {
+            (Some(STATUS_DEVICE_CONFIGURATION_ERROR), false) => Ok(()),
+            (Some(status), _) => bail!(
+                "DriverEntry returned {}; expected {}",
+                describe(status),
+                describe(STATUS_DEVICE_CONFIGURATION_ERROR)
+            ),
+            (None, true) => bail!(
+                "the driver started and stayed loaded; it should have returned {}",
+                describe(STATUS_DEVICE_CONFIGURATION_ERROR)
+            ),
+            (None, false) => bail!(
+                "Wine did not report DriverEntry's status (rerun with --verbose to see Wine's output)"
+            ),
+        }
+    }
+}
+
 impl Prefix {
     pub fn locate(options: &Options) -> Self {
         match std::env::var_os("WINEPREFIX") {
@@ -417,27 +443,12 @@ pub fn run_main_job(options: &Options) -> Result<()> {
         eprintln!("wine: {problem}");
     }
     println!();
-    match (load.status, load.started) {
-        (Some(STATUS_DEVICE_CONFIGURATION_ERROR), false) if load.problems.is_empty() => {
-            println!(
-                "DriverEntry returned {} — expected: the driver unloads itself",
-                describe(STATUS_DEVICE_CONFIGURATION_ERROR)
-            );
-            Ok(())
-        }
-        (Some(status), _) => bail!(
-            "DriverEntry returned {}; expected {}",
-            describe(status),
-            describe(STATUS_DEVICE_CONFIGURATION_ERROR)
-        ),
-        (None, true) => bail!(
-            "the driver started and stayed loaded; it should have returned {}",
-            describe(STATUS_DEVICE_CONFIGURATION_ERROR)
-        ),
-        (None, false) => bail!(
-            "Wine did not report DriverEntry's status (rerun with --verbose to see Wine's output)"
-        ),
-    }
+    load.as_designed()?;
+    println!(
+        "DriverEntry returned {} — expected: the driver unloads itself",
+        describe(STATUS_DEVICE_CONFIGURATION_ERROR)
+    );
+    Ok(())
 }
 
 #[cfg(test)]
