@@ -111,3 +111,69 @@ pub fn entry_numbers(transcript: &str, suffix: &str) -> Vec<u32> {
         .filter_map(|rest| rest.rsplit('#').next()?.parse().ok())
         .collect()
 }
+
+/// Checks that each block returned to the list is the one the next allocation hands out:
+/// rounds 2 to 5 of the seed each start that way, so there must be exactly four such pairs.
+///
+/// # Errors
+/// Which pair differs, or how many pairs there were.
+pub fn check_block_reuse(transcript: &str) -> Result<(), String> {
+    let lines: Vec<&str> = transcript.lines().collect();
+    let mut reused = 0;
+    for pair in lines.windows(2) {
+        let freed = pair[0]
+            .strip_prefix("LookasideList: - Memory block at address ")
+            .and_then(|rest| rest.strip_suffix(" returned to lookaside list"));
+        let next = pair[1].strip_prefix(
+            "LookasideList: + Memory block allocated from lookaside list at address ",
+        );
+        if let (Some(freed), Some(next)) = (freed, next) {
+            if freed != next {
+                return Err(format!("freed {freed}, then allocated {next}"));
+            }
+            reused += 1;
+        }
+    }
+    if reused == 4 {
+        Ok(())
+    } else {
+        Err(format!("{reused} reuses, expected 4 (rounds 2 to 5)"))
+    }
+}
+
+/// Checks the seed lines of a run with `FailAllocationAt = k`: the k-th allocation attempt and
+/// only it failed, and the rounds and the drain removed the entries the seed's logic implies.
+///
+/// # Errors
+/// What differs.
+pub fn check_fault_injection(seed: &str, k: u32) -> Result<(), String> {
+    let attempts: Vec<&str> = seed
+        .lines()
+        .filter(|line| line.contains("Memory block allocated") || line.contains("Very bad"))
+        .collect();
+    let failures = attempts
+        .iter()
+        .filter(|line| line.contains("Very bad"))
+        .count();
+    let at_k = attempts
+        .get(k as usize - 1)
+        .is_some_and(|line| line.contains("Very bad"));
+    if failures != 1 || !at_k {
+        return Err(format!(
+            "the failure is not (only) allocation #{k}: {attempts:?}"
+        ));
+    }
+    let (rounds, drain) = seed
+        .split_once("\nLookasideList: Free the rest")
+        .ok_or("no drain")?;
+    let (left, removed) = expected_order(k);
+    let got = (
+        entry_numbers(rounds, " removed"),
+        entry_numbers(drain, " removed"),
+    );
+    if got == (removed.clone(), left.clone()) {
+        Ok(())
+    } else {
+        Err(format!("removed {got:?}, expected {:?}", (removed, left)))
+    }
+}

@@ -9,9 +9,7 @@ use crate::scenario::{TAG, driver_entry};
 
 #[path = "../expected/transcript.rs"]
 mod expected;
-use expected::{
-    entry_numbers, expected_counters, expected_order, name_addresses, seed_lines, statistic,
-};
+use expected::{entry_numbers, expected_counters, name_addresses, seed_lines, statistic};
 
 /// Runs `DriverEntry` on a fresh simulated kernel with the service's registry path; checks the
 /// status and that nothing leaked (pool blocks, lookaside lists, handles).
@@ -132,23 +130,9 @@ fn addresses_are_full_width_x64_pointers() {
 
 #[test]
 fn a_returned_block_is_handed_out_by_the_next_allocation() {
-    let transcript = run(Config::default());
-    let lines: Vec<&str> = transcript.lines().collect();
-    let mut checked = 0;
-    for pair in lines.windows(2) {
-        let freed = pair[0].strip_suffix(" returned to lookaside list");
-        let next = pair[1].strip_prefix(
-            "LookasideList: + Memory block allocated from lookaside list at address ",
-        );
-        if let (Some(freed), Some(next)) = (freed, next) {
-            assert_eq!(freed.rsplit(' ').next(), Some(next));
-            checked += 1;
-        }
+    for kernel in every_kernel() {
+        assert_eq!(expected::check_block_reuse(&run(kernel)), Ok(()));
     }
-    assert_eq!(
-        checked, 4,
-        "rounds 2 to 5 each start by reusing the block just freed"
-    );
 }
 
 #[test]
@@ -243,39 +227,12 @@ fn kth_block_allocation_failure_for_every_k_unwinds_cleanly_on_every_kernel() {
             };
             let transcript = run(config);
             let seed = seed_lines(&transcript);
-            let failure = "LookasideList: Very bad. Couldn't allocate from lookaside list\n";
-            assert_eq!(seed.matches(failure).count(), 1, "k = {k}");
-            // The failure is the k-th allocation attempt.
-            let attempts: Vec<&str> = seed
-                .lines()
-                .filter(|l| l.contains("Memory block allocated") || l.contains("Very bad"))
-                .collect();
-            assert!(
-                attempts[k as usize - 1].contains("Very bad"),
-                "k = {k}: {attempts:?}"
-            );
-            let (rounds, drain) = seed
-                .split_once("\nLookasideList: Free the rest")
-                .expect("drain");
-            let (left, removed_in_rounds) = expected_order(k);
-            assert_eq!(
-                entry_numbers(rounds, " removed"),
-                removed_in_rounds,
-                "k = {k}"
-            );
-            assert_eq!(
-                entry_numbers(drain, " removed"),
-                left,
-                "k = {k}: LIFO drain"
-            );
+            assert_eq!(expected::check_fault_injection(&seed, k), Ok(()), "k = {k}");
             assert_eq!(entry_numbers(&seed, " added").len(), 9, "k = {k}");
-            assert!(
-                seed.ends_with(
-                    "LookasideList: Doubly linked list is empty\n\n\
-                 LookasideList: Lookaside list deleted\n\
-                 LookasideList: Nonpaged memory for lookaside list at address "
-                ) || seed.contains("Lookaside list deleted\nLookasideList: Nonpaged memory")
-            );
+            assert!(seed.contains(
+                "LookasideList: Doubly linked list is empty\n\n\
+                 LookasideList: Lookaside list deleted\n"
+            ));
             assert!(transcript.contains(&format!("Fault injection: block allocation #{k} fails")));
             assert_eq!(statistic(&transcript, "TotalAllocates"), 10, "k = {k}");
             assert_eq!(statistic(&transcript, "TotalFrees"), 9, "k = {k}");
@@ -490,4 +447,29 @@ fn the_simulated_lookaside_list_has_the_x64_layout() {
     assert_eq!(offset_of!(L, L.__bindgen_anon_4.AllocateEx), 0x30);
     assert_eq!(offset_of!(L, L.__bindgen_anon_5.FreeEx), 0x38);
     assert_eq!(offset_of!(L, L.ListEntry), 0x40);
+}
+
+#[test]
+fn the_shared_checks_reject_a_wrong_transcript() {
+    let transcript = run(Config::default());
+    let second = lines_with(&transcript, "allocated from lookaside list at address")[1];
+    let address = second.rsplit(' ').next().unwrap();
+    let moved = transcript.replacen(address, "00000000DEADBEE0", 2);
+    assert!(
+        expected::check_block_reuse(&moved).is_err(),
+        "a different block handed out"
+    );
+    let seed = seed_lines(&run(with_parameters(&[(
+        "FailAllocationAt",
+        RegValue::Dword(3),
+    )])));
+    assert_eq!(expected::check_fault_injection(&seed, 3), Ok(()));
+    assert!(
+        expected::check_fault_injection(&seed, 4).is_err(),
+        "the failure was #3"
+    );
+    assert!(
+        expected::check_fault_injection(&seed_lines(&transcript), 3).is_err(),
+        "no failure"
+    );
 }

@@ -286,32 +286,7 @@ fn clean(load: &Load) -> Result<()> {
 
 fn fault_injection(load: &Load, k: u32) -> Result<()> {
     let seed = expected::seed_lines(&joined(load));
-    let attempts: Vec<&str> = seed
-        .lines()
-        .filter(|line| line.contains("Memory block allocated") || line.contains("Very bad"))
-        .collect();
-    if attempts
-        .iter()
-        .filter(|line| line.contains("Very bad"))
-        .count()
-        != 1
-        || !attempts
-            .get(k as usize - 1)
-            .is_some_and(|line| line.contains("Very bad"))
-    {
-        bail!("the failure is not (only) allocation #{k}: {attempts:?}");
-    }
-    let (rounds, drain) = seed
-        .split_once("\nLookasideList: Free the rest")
-        .unwrap_or((&seed, ""));
-    let (left, removed) = expected::expected_order(k);
-    let got = (
-        expected::entry_numbers(rounds, " removed"),
-        expected::entry_numbers(drain, " removed"),
-    );
-    if got != (removed.clone(), left.clone()) {
-        bail!("removed {got:?}, expected {:?}", (removed, left));
-    }
+    expected::check_fault_injection(&seed, k).map_err(anyhow::Error::msg)?;
     clean(load)
 }
 
@@ -334,7 +309,7 @@ fn check_seed_run(load: &Load, tally: &mut Tally) {
     });
     tally.record(
         "Wine: a freed block is handed out by the next allocation",
-        block_reuse(&named),
+        expected::check_block_reuse(&named).map_err(anyhow::Error::msg),
     );
     tally.record(
         "Wine: seven distinct addresses (control block + six blocks)",
@@ -402,30 +377,6 @@ fn compare(actual: &str, expected: &str) -> Result<()> {
             |(i, (a, e))| format!("line {}: got {a:?}, expected {e:?}", i + 1),
         );
     bail!("{first_difference}")
-}
-
-fn block_reuse(named: &str) -> Result<()> {
-    let lines: Vec<&str> = named.lines().collect();
-    let mut reused = 0;
-    for pair in lines.windows(2) {
-        let freed = pair[0]
-            .strip_prefix("LookasideList: - Memory block at address ")
-            .and_then(|rest| rest.strip_suffix(" returned to lookaside list"));
-        let next = pair[1].strip_prefix(
-            "LookasideList: + Memory block allocated from lookaside list at address ",
-        );
-        if let (Some(freed), Some(next)) = (freed, next) {
-            if freed != next {
-                bail!("freed {freed}, then allocated {next}");
-            }
-            reused += 1;
-        }
-    }
-    if reused == 4 {
-        Ok(())
-    } else {
-        bail!("{reused} reuses, expected 4 (rounds 2 to 5)")
-    }
 }
 
 fn no_leak(load: &Load) -> Result<()> {
