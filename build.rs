@@ -129,9 +129,16 @@ mod ddk {
         for constant in CONSTANTS {
             builder = builder.allowlist_var(constant);
         }
-        let bindings = builder
-            .generate()
-            .map_err(|e| format!("bindgen over the MinGW-w64 DDK headers failed: {e}"))?;
+        let bindings = builder.generate().map_err(|e| {
+            // libclang finds its own headers (stddef.h, mm_malloc.h) only where bindgen
+            // tells it, which bindgen learns from the `clang` executable.
+            let hint = if e.to_string().contains(".h' file not found") {
+                " (clang's resource headers were not found: apt-get install clang)"
+            } else {
+                ""
+            };
+            format!("bindgen over the MinGW-w64 DDK headers failed{hint}: {e}")
+        })?;
         bindings.write_to_file(out.join("ddk_bindings.rs"))?;
         Ok(())
     }

@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
@@ -43,6 +43,54 @@ pub fn run(what: &str, command: &mut Command, verbose: bool) -> Result<Output> {
         eprintln!("    ({:.1} s)", started.elapsed().as_secs_f64());
     }
     Ok(output)
+}
+
+/// How often a long step says it is alive.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// Runs a long `command` (a package install) as the step `what`: with `--verbose` its own
+/// progress lines show; otherwise a line every few seconds gives the elapsed time and the
+/// command's latest line. Either way the step ends with its duration.
+pub fn run_long(what: &str, command: &mut Command, verbose: bool) -> Result<()> {
+    if verbose {
+        return run(what, command, verbose).map(drop);
+    }
+    progress(what);
+    let started = Instant::now();
+    let log = std::env::temp_dir().join(format!("xtask-{}-long.log", std::process::id()));
+    // One file for both streams: its last line is the step's latest news.
+    let file = File::create(&log)?;
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .spawn()
+        .with_context(|| format!("{what}: could not start {command:?}"))?;
+    let mut beat = started;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        if beat.elapsed() >= HEARTBEAT {
+            beat = Instant::now();
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let latest = text.lines().rev().find(|line| !line.trim().is_empty());
+            eprintln!(
+                "    {:>4.0} s: {}",
+                started.elapsed().as_secs_f64(),
+                latest.unwrap_or("(no output yet)").trim()
+            );
+        }
+    };
+    let output = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    if !status.success() {
+        eprint!("{output}");
+        bail!("{what} failed ({status})");
+    }
+    eprintln!("    done in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
 }
 
 /// Runs `command` to completion and returns its output, read from files (see the module docs).

@@ -22,7 +22,7 @@ use crate::{packages, step};
 pub const SERVICE: &str = "LookasideList";
 /// What `DriverEntry` returns by design.
 pub const STATUS_DEVICE_CONFIGURATION_ERROR: u32 = 0xC000_0182;
-const WINE_NTOSKRNL: &str = "/usr/lib/x86_64-linux-gnu/wine/x86_64-windows/ntoskrnl.exe";
+pub const WINE_NTOSKRNL: &str = "/usr/lib/x86_64-linux-gnu/wine/x86_64-windows/ntoskrnl.exe";
 /// Marks a prefix this tool finished creating (a half-created one lacks it).
 const READY_MARKER: &str = ".lookasidelist-prefix-ready";
 const START_TIMEOUT: Duration = Duration::from_mins(2);
