@@ -30,9 +30,9 @@ impl Routines {
     /// Looks every routine up. `MmGetSystemRoutineAddress` must be called at PASSIVE_LEVEL,
     /// which is where DriverEntry runs.
     pub fn resolve() -> Self {
-        let allocate_pool2 = lookup("ExAllocatePool2");
-        let allocate_from_lookaside = lookup("ExAllocateFromLookasideListEx");
-        let free_to_lookaside = lookup("ExFreeToLookasideListEx");
+        let allocate_pool2 = lookup(b"ExAllocatePool2");
+        let allocate_from_lookaside = lookup(b"ExAllocateFromLookasideListEx");
+        let free_to_lookaside = lookup(b"ExFreeToLookasideListEx");
         Self {
             // SAFETY: a non-NULL address returned for this exported name is that routine, whose
             // prototype is `AllocatePool2` (wdm.h); transmuting a code pointer to a matching
@@ -63,12 +63,12 @@ pub struct Utf16Name<const N: usize> {
 }
 
 impl<const N: usize> Utf16Name<N> {
-    /// Copies `name`, cut at `N` units (names here are constants that fit).
-    pub fn new(name: &str) -> Self {
+    /// Copies the ASCII `name`, cut at `N` units (names here are constants that fit).
+    pub fn new(name: &[u8]) -> Self {
         let mut buffer = [0_u16; N];
         let mut len = 0;
-        for (slot, unit) in buffer.iter_mut().zip(name.encode_utf16()) {
-            *slot = unit;
+        for (slot, &byte) in buffer.iter_mut().zip(name) {
+            *slot = u16::from(byte);
             len += 1;
         }
         debug_assert_eq!(len, name.len(), "name longer than its buffer");
@@ -86,7 +86,7 @@ impl<const N: usize> Utf16Name<N> {
     }
 }
 
-fn lookup(name: &str) -> Option<*mut c_void> {
+fn lookup(name: &[u8]) -> Option<*mut c_void> {
     let name = Utf16Name::<32>::new(name);
     let mut name = name.as_unicode_string();
     // SAFETY: `name` is a valid counted string over a buffer that outlives the call; the

@@ -28,7 +28,8 @@ pub fn run_concurrently(threads: u32, work: &(dyn Fn(u32) + Sync)) -> (u32, Opti
     let mut handles: [HANDLE; MAX_THREADS] = [ptr::null_mut(); MAX_THREADS];
     let mut started: u32 = 1;
     let mut failure = None;
-    for index in 1..wanted {
+    // Iterators rather than indexing: no bounds check, so no panic path in the driver.
+    for (handle, job) in handles.iter_mut().zip(&jobs).take(wanted).skip(1) {
         let mut attributes = ffi::OBJECT_ATTRIBUTES {
             Length: super::registry::OBJECT_ATTRIBUTES_SIZE,
             RootDirectory: ptr::null_mut(),
@@ -38,17 +39,17 @@ pub fn run_concurrently(threads: u32, work: &(dyn Fn(u32) + Sync)) -> (u32, Opti
             SecurityDescriptor: ptr::null_mut(),
             SecurityQualityOfService: ptr::null_mut(),
         };
-        // SAFETY: `jobs[index]` outlives the thread: every started thread is waited for below
-        // before `jobs` goes out of scope. PASSIVE_LEVEL.
+        // SAFETY: `job` outlives the thread: every started thread is waited for below before
+        // `jobs` goes out of scope. PASSIVE_LEVEL.
         let status = unsafe {
             ffi::PsCreateSystemThread(
-                &raw mut handles[index],
+                handle,
                 ffi::SYNCHRONIZE,
                 &raw mut attributes,
                 ptr::null_mut(),
                 ptr::null_mut(),
                 Some(thread_main),
-                ptr::from_ref(&jobs[index]).cast_mut().cast(),
+                ptr::from_ref(job).cast_mut().cast(),
             )
         };
         if status < 0 {
