@@ -99,7 +99,7 @@ pub struct Settings {
 impl Default for Settings {
     /// The seed's behaviour.
     fn default() -> Self {
-        Self::from_values(|spec| spec.default)
+        Self::from_values(ALL.map(|spec| spec.default))
     }
 }
 
@@ -194,23 +194,31 @@ pub const fn check(spec: Spec, value: RegistryValue) -> (u32, Option<Complaint>)
 }
 
 impl Settings {
-    /// Settings from the values `value` gives, asked for in the order of [`ALL`].
-    fn from_values(mut value: impl FnMut(Spec) -> u32) -> Self {
+    /// Settings from checked values, in the order of [`ALL`].
+    const fn from_values(values: [u32; ALL.len()]) -> Self {
+        let [
+            list_type,
+            break_before_delete,
+            stress_iterations,
+            api_path,
+            stress_threads,
+            fail_allocation_at,
+        ] = values;
         Self {
-            list_type: if value(LIST_TYPE) == 1 {
+            list_type: if list_type == 1 {
                 PoolKind::Paged
             } else {
                 PoolKind::NonPaged
             },
-            break_before_delete: value(BREAK_BEFORE_DELETE) == 1,
-            stress_iterations: value(STRESS_ITERATIONS),
-            api_path: match value(API_PATH) {
+            break_before_delete: break_before_delete == 1,
+            stress_iterations,
+            api_path: match api_path {
                 1 => ApiPath::Exported,
                 2 => ApiPath::Inline,
                 _ => ApiPath::Auto,
             },
-            stress_threads: value(STRESS_THREADS),
-            fail_allocation_at: NonZeroU32::new(value(FAIL_ALLOCATION_AT)),
+            stress_threads,
+            fail_allocation_at: NonZeroU32::new(fail_allocation_at),
         }
     }
 
@@ -219,13 +227,15 @@ impl Settings {
         read: impl Fn(&CStr) -> RegistryValue,
         mut complain: impl FnMut(Complaint),
     ) -> Self {
-        Self::from_values(|spec| {
+        let mut values = [0; ALL.len()];
+        for (slot, &spec) in values.iter_mut().zip(&ALL) {
             let (value, complaint) = check(spec, read(spec.name));
             if let Some(complaint) = complaint {
                 complain(complaint);
             }
-            value
-        })
+            *slot = value;
+        }
+        Self::from_values(values)
     }
 }
 
@@ -335,13 +345,26 @@ mod tests {
     }
 
     #[test]
-    fn parameters_are_read_in_the_order_of_all() {
-        let mut asked = Vec::new();
-        let _ = Settings::from_values(|spec| {
-            asked.push(spec);
-            spec.default
-        });
-        assert_eq!(asked, ALL);
+    fn each_value_lands_in_its_own_setting() {
+        let by_name = |name: &CStr| {
+            let spec = ALL
+                .iter()
+                .find(|spec| spec.name == name)
+                .expect("a parameter");
+            RegistryValue::Dword(spec.max)
+        };
+        let settings = Settings::read(by_name, |_| panic!("every maximum is allowed"));
+        assert_eq!(
+            settings,
+            Settings {
+                list_type: PoolKind::Paged,
+                break_before_delete: true,
+                stress_iterations: STRESS_ITERATIONS.max,
+                api_path: ApiPath::Inline,
+                stress_threads: STRESS_THREADS.max,
+                fail_allocation_at: NonZeroU32::new(FAIL_ALLOCATION_AT.max),
+            }
+        );
     }
 
     #[test]

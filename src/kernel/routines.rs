@@ -65,13 +65,15 @@ pub struct Utf16Name<const N: usize> {
 impl<const N: usize> Utf16Name<N> {
     /// Copies the ASCII `name`, cut at `N` units (names here are constants that fit).
     pub fn new(name: &[u8]) -> Self {
+        debug_assert!(name.len() <= N, "name longer than its buffer");
         let mut buffer = [0_u16; N];
-        let mut len = 0;
-        for (slot, &byte) in buffer.iter_mut().zip(name) {
-            *slot = u16::from(byte);
-            len += 1;
+        let len = name.len().min(N);
+        let mut i = 0;
+        // A plain loop: the names are a few dozen characters, not worth vector code.
+        while i < len {
+            buffer[i] = u16::from(name[i]);
+            i += 1;
         }
-        debug_assert_eq!(len, name.len(), "name longer than its buffer");
         Self { buffer, len }
     }
 

@@ -11,7 +11,7 @@ pub struct Chunk {
     pub section: String,
     /// Bytes.
     pub size: u64,
-    /// The symbols it defines, mangled.
+    /// The symbols it defines (lld-link demangles Rust names).
     pub symbols: Vec<String>,
 }
 
@@ -51,10 +51,12 @@ pub fn parse(map: &str) -> Result<Vec<Chunk>> {
     Ok(chunks)
 }
 
-/// Whether a mangled Rust symbol belongs to `core::fmt` (its functions, or a `Display`,
-/// `Debug`, `UpperHex`... implementation).
+/// Whether a Rust symbol belongs to `core::fmt` (its functions, or a `Display`, `Debug`,
+/// `UpperHex`... implementation), as lld-link writes it (demangled) or mangled.
 pub fn is_core_fmt(symbol: &str) -> bool {
-    symbol.contains("4core3fmt") || symbol.contains("core..fmt")
+    ["core::fmt", "4core3fmt", "core..fmt"]
+        .iter()
+        .any(|name| symbol.contains(name))
 }
 
 /// Fails when any symbol of the map is `core::fmt`'s.
@@ -92,7 +94,7 @@ pub fn largest_functions(chunks: &[Chunk], n: usize) -> Vec<(u64, String)> {
 }
 
 /// A legacy-mangled Rust name (`_ZN4core3fmt5write17h0123456789abcdefE`) as a path
-/// (`core::fmt::write`); any other name as it is.
+/// (`core::fmt::write`); any other name (lld-link's already demangled ones) as it is.
 pub fn demangle(symbol: &str) -> String {
     let Some(mut rest) = symbol
         .strip_prefix("_ZN")
@@ -182,6 +184,10 @@ Address  Size     Align Out     In      Symbol
         assert!(check_no_core_fmt(&parse(&without).unwrap()).is_ok());
         assert!(is_core_fmt(
             "_ZN42_$LT$u32$u20$as$u20$core..fmt..Display$GT$3fmt17h0123456789abcdefE"
+        ));
+        assert!(is_core_fmt("<usize as core::fmt::Display>::fmt"));
+        assert!(!is_core_fmt(
+            "<core::ffi::c_str::CStr>::from_bytes_until_nul"
         ));
     }
 
