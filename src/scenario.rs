@@ -121,7 +121,7 @@ fn read_settings(registry_path: Option<RegistryPath<'_>>) -> Settings {
 
 /// How the list was set up, for the reader of the log.
 fn describe_list(list: &LookasideList<SomeStructure>, settings: &Settings) {
-    let pool = PoolKind::type_name(list.stats().pool_type);
+    let stats = list.stats();
     let routines = if list.uses_exports() {
         c"the kernel's exported ExAllocateFromLookasideListEx/ExFreeToLookasideListEx"
     } else {
@@ -129,8 +129,8 @@ fn describe_list(list: &LookasideList<SomeStructure>, settings: &Settings) {
     };
     dbg_print!(
         "LookasideList:   %u-byte blocks from %s, through %s\n",
-        list.stats().size,
-        pool,
+        stats.size,
+        PoolKind::type_name(stats.pool_type),
         routines
     );
     if settings.api_path == ApiPath::Exported && !list.uses_exports() {
