@@ -228,12 +228,15 @@ impl Settings {
         mut complain: impl FnMut(Complaint),
     ) -> Self {
         let mut values = [0; ALL.len()];
-        for (slot, &spec) in values.iter_mut().zip(&ALL) {
+        let mut index = 0;
+        while index < ALL.len() {
+            let spec = ALL[index];
             let (value, complaint) = check(spec, read(spec.name));
             if let Some(complaint) = complaint {
                 complain(complaint);
             }
-            *slot = value;
+            values[index] = value;
+            index += 1;
         }
         Self::from_values(values)
     }

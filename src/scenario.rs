@@ -180,11 +180,9 @@ fn log_statistics(list: &LookasideList<SomeStructure>) {
     let address = list.address();
     let [t0, t1, t2, t3] = printable_tag(stats.tag);
     let percent = |total: u32, misses: u32| {
-        if total == 0 {
-            0
-        } else {
-            u64::from(total - misses.min(total)) * 100 / u64::from(total)
-        }
+        (u64::from(total - misses.min(total)) * 100)
+            .checked_div(u64::from(total))
+            .unwrap_or(0)
     };
     dbg_print!(
         "LookasideList:   Statistics, as !lookaside %p shows them:\n",
@@ -237,7 +235,7 @@ fn log_statistics(list: &LookasideList<SomeStructure>) {
 /// A pool tag's four characters, in memory order, unprintable ones shown as `?`.
 fn printable_tag(tag: u32) -> [u8; 4] {
     tag.to_le_bytes().map(|byte| {
-        if byte.is_ascii_graphic() || byte == b' ' {
+        if (b' '..=b'~').contains(&byte) {
             byte
         } else {
             b'?'

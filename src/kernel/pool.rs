@@ -34,6 +34,8 @@ impl PoolKind {
     }
 
     /// The name WinDbg shows for a `POOL_TYPE` value.
+    // Out of line: the log names the pool twice (a smaller driver).
+    #[inline(never)]
     #[must_use]
     pub const fn type_name(pool_type: u32) -> &'static CStr {
         match pool_type {

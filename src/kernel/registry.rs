@@ -82,7 +82,7 @@ impl ParametersKey {
     #[must_use]
     pub fn open(service: RegistryPath<'_>) -> Option<Self> {
         let service_key = open_key(ptr::null_mut(), service.path).ok()?;
-        let name = Utf16Name::<16>::new(b"Parameters");
+        let name = Utf16Name::<32>::new(b"Parameters");
         let parameters = open_key(service_key, &name.as_unicode_string());
         // SAFETY: a handle ZwOpenKey just returned, closed once.
         let _ = unsafe { ffi::ZwClose(service_key) };

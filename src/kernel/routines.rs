@@ -59,11 +59,14 @@ impl Routines {
 /// A short ASCII name as the UTF-16 a `UNICODE_STRING` points at; `N` is the buffer size.
 pub struct Utf16Name<const N: usize> {
     buffer: [u16; N],
-    len: usize,
+    /// The name's length in bytes, as `UNICODE_STRING` counts it.
+    bytes: u16,
 }
 
 impl<const N: usize> Utf16Name<N> {
     /// Copies the ASCII `name`, cut at `N` units (names here are constants that fit).
+    // Out of line: one copy of the loop serves every name (a smaller driver).
+    #[inline(never)]
     pub fn new(name: &[u8]) -> Self {
         debug_assert!(name.len() <= N, "name longer than its buffer");
         let mut buffer = [0_u16; N];
@@ -74,15 +77,15 @@ impl<const N: usize> Utf16Name<N> {
             buffer[i] = u16::from(name[i]);
             i += 1;
         }
-        Self { buffer, len }
+        let bytes = u16::try_from(len * 2).unwrap_or(u16::MAX);
+        Self { buffer, bytes }
     }
 
     /// A counted string over the buffer; valid while `self` is.
-    pub fn as_unicode_string(&self) -> ffi::UNICODE_STRING {
-        let bytes = u16::try_from(self.len * 2).unwrap_or(u16::MAX);
+    pub const fn as_unicode_string(&self) -> ffi::UNICODE_STRING {
         ffi::UNICODE_STRING {
-            Length: bytes,
-            MaximumLength: bytes,
+            Length: self.bytes,
+            MaximumLength: self.bytes,
             Buffer: self.buffer.as_ptr().cast_mut(),
         }
     }
