@@ -20,12 +20,13 @@
 //! | `%%` | none | `%` |
 //!
 //! The four numeric conversions take a field width (`%8u`) and the `0` flag (`%08X`); `%p`,
-//! `%s` and `%c` take neither. Like C, `u16` and `u8` arguments are passed as `int`s.
+//! `%s` and `%c` take neither. Like C, `u16` and `u8` arguments are passed as `int`s. Anything
+//! else (`%d`, `%x`, `%ld`, `%-8u`, `%.4s`, a lone `%`) is a build error, so every line keeps to
+//! conversions whose output Windows documents and Wine's `DbgPrint` reproduces.
 //!
 //! None of them is a Unicode conversion (`%S`, `%ws`, `%wZ`), which `DbgPrint` allows at
 //! `PASSIVE_LEVEL` only: a line can be logged at any IRQL up to `DIRQL`. `DbgPrint` sends at
-//! most 512 bytes per call; every line here is far shorter, its `%s` strings included. Anything else (`%d`, `%x`, `%ld`, `%-8u`, `%.4s`, a lone `%`) is a build
-//! error, so every line stays within what both Windows' and Wine's `DbgPrint` format alike.
+//! most 512 bytes per call; every line here is far shorter, its `%s` strings included.
 //!
 //! ```
 //! use core::ffi::CStr;
