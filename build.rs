@@ -82,11 +82,14 @@ mod ddk {
         import_library(&root.join("ddk/ntoskrnl.def"), &out)?;
         println!("cargo::rustc-link-search=native={}", out.display());
         println!("cargo::rustc-link-lib=dylib=ntoskrnl");
+        // `/LLDMAP`: a map of every function and its size beside the image (deps/*.map), which
+        // `cargo xtask test` reads to keep `core::fmt` out of the driver.
         for arg in [
             "/DRIVER",
             "/SUBSYSTEM:NATIVE",
             "/ENTRY:DriverEntry",
             "/NODEFAULTLIB",
+            "/LLDMAP",
         ] {
             println!("cargo::rustc-link-arg-cdylib={arg}");
         }

@@ -4,17 +4,18 @@
 //! The defaults are the seed's behaviour. A value of the wrong type or out of range is
 //! reported in one log line naming it, its allowed range and the default used instead.
 
-use core::fmt;
+use core::ffi::CStr;
 use core::num::NonZeroU32;
 
+use crate::dbg_print;
 use crate::kernel::registry::RegistryValue;
 use crate::kernel::{ApiPath, NTSTATUS, PoolKind};
 
 /// One parameter: its name, allowed range and default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Spec {
-    /// The value's name under `Parameters`.
-    pub name: &'static str,
+    /// The value's name under `Parameters` (ASCII).
+    pub name: &'static CStr,
     /// Smallest allowed value.
     pub min: u32,
     /// Largest allowed value.
@@ -26,7 +27,7 @@ pub struct Spec {
 /// `ListType`: 0 = nonpaged blocks (`NonPagedPoolNx`), 1 = paged blocks (`PagedPool`, as the
 /// seed's `ExInitializePagedLookasideList`).
 pub const LIST_TYPE: Spec = Spec {
-    name: "ListType",
+    name: c"ListType",
     min: 0,
     max: 1,
     default: 0,
@@ -34,35 +35,35 @@ pub const LIST_TYPE: Spec = Spec {
 /// `BreakBeforeDelete`: 1 = `DbgBreakPoint` before `ExDeleteLookasideListEx`, if a kernel
 /// debugger is attached.
 pub const BREAK_BEFORE_DELETE: Spec = Spec {
-    name: "BreakBeforeDelete",
+    name: c"BreakBeforeDelete",
     min: 0,
     max: 1,
     default: 0,
 };
 /// `StressIterations`: alloc+free pairs per thread after the seed scenario (0 = none).
 pub const STRESS_ITERATIONS: Spec = Spec {
-    name: "StressIterations",
+    name: c"StressIterations",
     min: 0,
     max: 100_000_000,
     default: 0,
 };
 /// `ApiPath`: 0 = auto, 1 = the kernel's exported routines, 2 = the inline port.
 pub const API_PATH: Spec = Spec {
-    name: "ApiPath",
+    name: c"ApiPath",
     min: 0,
     max: 2,
     default: 0,
 };
 /// `StressThreads`: threads in the stress run (1 = the caller only).
 pub const STRESS_THREADS: Spec = Spec {
-    name: "StressThreads",
+    name: c"StressThreads",
     min: 1,
     max: 64,
     default: 1,
 };
 /// `FailAllocationAt`: the k-th block allocation fails (0 = off).
 pub const FAIL_ALLOCATION_AT: Spec = Spec {
-    name: "FailAllocationAt",
+    name: c"FailAllocationAt",
     min: 0,
     max: 1_000_000,
     default: 0,
@@ -98,7 +99,7 @@ pub struct Settings {
 impl Default for Settings {
     /// The seed's behaviour.
     fn default() -> Self {
-        Self::from_values(|spec| spec.default)
+        Self::from_values(ALL.map(|spec| spec.default))
     }
 }
 
@@ -122,8 +123,9 @@ pub struct Complaint {
     pub problem: Problem,
 }
 
-impl fmt::Display for Complaint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Complaint {
+    /// The complaint's log line: the parameter, what was wrong, its range and the default used.
+    pub fn log(&self) {
         let Spec {
             name,
             min,
@@ -131,37 +133,48 @@ impl fmt::Display for Complaint {
             default,
         } = self.spec;
         match self.problem {
-            Problem::WrongType(reg_type) => write!(
-                f,
-                "Parameter {name} is a {}, not a REG_DWORD",
-                reg_type_name(reg_type)
-            )?,
-            Problem::OutOfRange(value) => write!(f, "Parameter {name} = {value} is out of range")?,
-            Problem::Unreadable(status) => {
-                write!(
-                    f,
-                    "Parameter {name} could not be read (status {status:08X})"
-                )?;
-            }
+            Problem::WrongType(reg_type) => dbg_print!(
+                "LookasideList:   Parameter %s is a %s, not a REG_DWORD; allowed %u..%u, using the default %u\n",
+                name,
+                reg_type_name(reg_type),
+                min,
+                max,
+                default
+            ),
+            Problem::OutOfRange(value) => dbg_print!(
+                "LookasideList:   Parameter %s = %u is out of range; allowed %u..%u, using the default %u\n",
+                name,
+                value,
+                min,
+                max,
+                default
+            ),
+            Problem::Unreadable(status) => dbg_print!(
+                "LookasideList:   Parameter %s could not be read (status %08X); allowed %u..%u, using the default %u\n",
+                name,
+                status,
+                min,
+                max,
+                default
+            ),
         }
-        write!(f, "; allowed {min}..{max}, using the default {default}")
     }
 }
 
 /// The `REG_*` name of a registry value type.
 #[must_use]
-pub const fn reg_type_name(reg_type: u32) -> &'static str {
+pub const fn reg_type_name(reg_type: u32) -> &'static CStr {
     match reg_type {
-        0 => "REG_NONE",
-        1 => "REG_SZ",
-        2 => "REG_EXPAND_SZ",
-        3 => "REG_BINARY",
-        4 => "REG_DWORD",
-        5 => "REG_DWORD_BIG_ENDIAN",
-        6 => "REG_LINK",
-        7 => "REG_MULTI_SZ",
-        11 => "REG_QWORD",
-        _ => "value of an unknown type",
+        0 => c"REG_NONE",
+        1 => c"REG_SZ",
+        2 => c"REG_EXPAND_SZ",
+        3 => c"REG_BINARY",
+        4 => c"REG_DWORD",
+        5 => c"REG_DWORD_BIG_ENDIAN",
+        6 => c"REG_LINK",
+        7 => c"REG_MULTI_SZ",
+        11 => c"REG_QWORD",
+        _ => c"value of an unknown type",
     }
 }
 
@@ -181,69 +194,89 @@ pub const fn check(spec: Spec, value: RegistryValue) -> (u32, Option<Complaint>)
 }
 
 impl Settings {
-    /// Settings from already checked values.
-    fn from_values(value: impl Fn(Spec) -> u32) -> Self {
+    /// Settings from checked values, in the order of [`ALL`].
+    const fn from_values(values: [u32; ALL.len()]) -> Self {
+        let [
+            list_type,
+            break_before_delete,
+            stress_iterations,
+            api_path,
+            stress_threads,
+            fail_allocation_at,
+        ] = values;
         Self {
-            list_type: if value(LIST_TYPE) == 1 {
+            list_type: if list_type == 1 {
                 PoolKind::Paged
             } else {
                 PoolKind::NonPaged
             },
-            break_before_delete: value(BREAK_BEFORE_DELETE) == 1,
-            stress_iterations: value(STRESS_ITERATIONS),
-            api_path: match value(API_PATH) {
+            break_before_delete: break_before_delete == 1,
+            stress_iterations,
+            api_path: match api_path {
                 1 => ApiPath::Exported,
                 2 => ApiPath::Inline,
                 _ => ApiPath::Auto,
             },
-            stress_threads: value(STRESS_THREADS),
-            fail_allocation_at: NonZeroU32::new(value(FAIL_ALLOCATION_AT)),
+            stress_threads,
+            fail_allocation_at: NonZeroU32::new(fail_allocation_at),
         }
     }
 
     /// Reads every parameter with `read`, reporting each unusable one to `complain`.
-    pub fn read(read: impl Fn(&str) -> RegistryValue, mut complain: impl FnMut(Complaint)) -> Self {
+    pub fn read(
+        read: impl Fn(&CStr) -> RegistryValue,
+        mut complain: impl FnMut(Complaint),
+    ) -> Self {
         let mut values = [0; ALL.len()];
-        for (slot, spec) in values.iter_mut().zip(ALL) {
+        let mut index = 0;
+        while index < ALL.len() {
+            let spec = ALL[index];
             let (value, complaint) = check(spec, read(spec.name));
             if let Some(complaint) = complaint {
                 complain(complaint);
             }
-            *slot = value;
+            values[index] = value;
+            index += 1;
         }
-        Self::from_values(|spec| {
-            let index = ALL.iter().position(|s| *s == spec).unwrap_or(0);
-            values[index]
-        })
+        Self::from_values(values)
     }
 }
 
-impl fmt::Display for Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Settings {
+    /// The settings' log line, every parameter with the value used.
+    pub fn log(&self) {
         let list_type = match self.list_type {
-            PoolKind::NonPaged => "0 (nonpaged)",
-            PoolKind::Paged => "1 (paged)",
+            PoolKind::NonPaged => c"0 (nonpaged)",
+            PoolKind::Paged => c"1 (paged)",
         };
         let api_path = match self.api_path {
-            ApiPath::Auto => "0 (auto)",
-            ApiPath::Exported => "1 (exported)",
-            ApiPath::Inline => "2 (inline)",
+            ApiPath::Auto => c"0 (auto)",
+            ApiPath::Exported => c"1 (exported)",
+            ApiPath::Inline => c"2 (inline)",
         };
-        write!(
-            f,
-            "ListType {list_type}, ApiPath {api_path}, StressIterations {}, StressThreads {}, \
-             FailAllocationAt {}, BreakBeforeDelete {}",
+        dbg_print!(
+            "LookasideList:   Parameters: ListType %s, ApiPath %s, StressIterations %u, StressThreads %u, FailAllocationAt %u, BreakBeforeDelete %u\n",
+            list_type,
+            api_path,
             self.stress_iterations,
             self.stress_threads,
             self.fail_allocation_at.map_or(0, NonZeroU32::get),
-            u8::from(self.break_before_delete),
-        )
+            u32::from(self.break_before_delete),
+        );
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernel::ffi as sim;
+
+    /// The complaint's log line, as the simulated kernel's `DbgPrint` prints it.
+    fn logged(complaint: Complaint) -> String {
+        sim::reset(sim::Config::default());
+        complaint.log();
+        sim::transcript()
+    }
 
     #[test]
     fn every_bound_of_every_parameter() {
@@ -292,11 +325,10 @@ mod tests {
         for (reg_type, name) in names {
             let (value, complaint) = check(STRESS_THREADS, RegistryValue::WrongType(reg_type));
             assert_eq!(value, 1);
-            let complaint = complaint.expect("a complaint").to_string();
             assert_eq!(
-                complaint,
+                logged(complaint.expect("a complaint")),
                 format!(
-                    "Parameter StressThreads is a {name}, not a REG_DWORD; allowed 1..64, using the default 1"
+                    "LookasideList:   Parameter StressThreads is a {name}, not a REG_DWORD; allowed 1..64, using the default 1\n"
                 )
             );
         }
@@ -310,19 +342,42 @@ mod tests {
         );
         assert_eq!(value, 0);
         assert_eq!(
-            complaint.expect("a complaint").to_string(),
-            "Parameter ApiPath could not be read (status C0000022); allowed 0..2, using the default 0"
+            logged(complaint.expect("a complaint")),
+            "LookasideList:   Parameter ApiPath could not be read (status C0000022); allowed 0..2, using the default 0\n"
+        );
+    }
+
+    #[test]
+    fn each_value_lands_in_its_own_setting() {
+        let by_name = |name: &CStr| {
+            let spec = ALL
+                .iter()
+                .find(|spec| spec.name == name)
+                .expect("a parameter");
+            RegistryValue::Dword(spec.max)
+        };
+        let settings = Settings::read(by_name, |_| panic!("every maximum is allowed"));
+        assert_eq!(
+            settings,
+            Settings {
+                list_type: PoolKind::Paged,
+                break_before_delete: true,
+                stress_iterations: STRESS_ITERATIONS.max,
+                api_path: ApiPath::Inline,
+                stress_threads: STRESS_THREADS.max,
+                fail_allocation_at: NonZeroU32::new(FAIL_ALLOCATION_AT.max),
+            }
         );
     }
 
     #[test]
     fn settings_from_the_registry() {
-        let read = |name: &str| match name {
-            "ListType" => RegistryValue::Dword(1),
-            "ApiPath" => RegistryValue::Dword(2),
-            "StressIterations" => RegistryValue::Dword(1000),
-            "StressThreads" => RegistryValue::Dword(65),
-            "FailAllocationAt" => RegistryValue::Dword(3),
+        let read = |name: &CStr| match name.to_bytes() {
+            b"ListType" => RegistryValue::Dword(1),
+            b"ApiPath" => RegistryValue::Dword(2),
+            b"StressIterations" => RegistryValue::Dword(1000),
+            b"StressThreads" => RegistryValue::Dword(65),
+            b"FailAllocationAt" => RegistryValue::Dword(3),
             _ => RegistryValue::Missing,
         };
         let mut complaints = Vec::new();

@@ -2,9 +2,11 @@
 //! `DriverEntry`, `AddEntry` and `RemoveEntry`, on a `LOOKASIDE_LIST_EX`.
 //!
 //! Every line the MASM original printed is printed here, in the same order, with its
-//! `LookasideList: ` prefix and blank lines; addresses are printed at full x64 width
-//! (`%08X` became 16 hex digits). Lines the seed did not have (parameters, statistics, the
-//! stress run) are indented by two spaces after the prefix, so they stand apart in DebugView.
+//! `LookasideList: ` prefix and blank lines, through `DbgPrint` with the seed's format strings
+//! adapted to x64: an address is `%p` (the seed's `%08X` was pointer-sized on x86; `%p` prints
+//! 16 hex digits on x64) and an entry number, a `DWORD`, is `%u` (the seed's `%d`). Lines the
+//! seed did not have (parameters, statistics, the stress run) are indented by two spaces after
+//! the prefix, so they stand apart in DebugView.
 
 use core::mem::offset_of;
 use core::pin::{Pin, pin};
@@ -58,9 +60,10 @@ pub fn driver_entry(registry_path: Option<RegistryPath<'_>>) -> NTSTATUS {
     dbg_print!("\nLookasideList: Entering DriverEntry\n");
     let settings = read_settings(registry_path);
     if let Some(control) = Pool::new(PoolKind::NonPaged, TAG).allocate::<LookasideControl>() {
-        let address = control.as_ptr().addr();
+        let address = control.as_ptr();
         dbg_print!(
-            "LookasideList: Nonpaged memory for lookaside list allocated at address {address:016X}\n"
+            "LookasideList: Nonpaged memory for lookaside list allocated at address %p\n",
+            address
         );
         let options = ListOptions {
             pool: settings.list_type,
@@ -81,14 +84,15 @@ pub fn driver_entry(registry_path: Option<RegistryPath<'_>>) -> NTSTATUS {
                 // Not in the seed: ExInitializePagedLookasideList could not fail, the Ex
                 // version can.
                 dbg_print!(
-                    "LookasideList: Couldn't initialize lookaside list, status {:08X}\n",
+                    "LookasideList: Couldn't initialize lookaside list, status %08X\n",
                     error.status
                 );
                 error.control.free();
             }
         }
         dbg_print!(
-            "LookasideList: Nonpaged memory for lookaside list at address {address:016X} released\n"
+            "LookasideList: Nonpaged memory for lookaside list at address %p released\n",
+            address
         );
     } else {
         // The seed's string has no "\n" here, which glues the next line onto this one.
@@ -108,24 +112,26 @@ fn read_settings(registry_path: Option<RegistryPath<'_>>) -> Settings {
             key.as_ref()
                 .map_or(RegistryValue::Missing, |key| key.dword(name))
         },
-        |complaint| dbg_print!("LookasideList:   {complaint}\n"),
+        |complaint| complaint.log(),
     );
     drop(key);
-    dbg_print!("LookasideList:   Parameters: {settings}\n");
+    settings.log();
     settings
 }
 
 /// How the list was set up, for the reader of the log.
 fn describe_list(list: &LookasideList<SomeStructure>, settings: &Settings) {
-    let pool = PoolKind::type_name(list.stats().pool_type);
+    let stats = list.stats();
     let routines = if list.uses_exports() {
-        "the kernel's exported ExAllocateFromLookasideListEx/ExFreeToLookasideListEx"
+        c"the kernel's exported ExAllocateFromLookasideListEx/ExFreeToLookasideListEx"
     } else {
-        "the driver's port of the WDK's inline ExAllocateFromLookasideListEx/ExFreeToLookasideListEx"
+        c"the driver's port of the WDK's inline ExAllocateFromLookasideListEx/ExFreeToLookasideListEx"
     };
     dbg_print!(
-        "LookasideList:   {}-byte blocks from {pool}, through {routines}\n",
-        size_of::<SomeStructure>()
+        "LookasideList:   %u-byte blocks from %s, through %s\n",
+        stats.size,
+        PoolKind::type_name(stats.pool_type),
+        routines
     );
     if settings.api_path == ApiPath::Exported && !list.uses_exports() {
         dbg_print!(
@@ -134,7 +140,8 @@ fn describe_list(list: &LookasideList<SomeStructure>, settings: &Settings) {
     }
     if let Some(k) = settings.fail_allocation_at {
         dbg_print!(
-            "LookasideList:   Fault injection: block allocation #{k} fails, through the list's allocate callback\n"
+            "LookasideList:   Fault injection: block allocation #%u fails, through the list's allocate callback\n",
+            k.get()
         );
     }
 }
@@ -155,8 +162,8 @@ fn after_the_seed(list: &LookasideList<SomeStructure>, settings: &Settings) {
     if settings.break_before_delete {
         if kernel::kernel_debugger_attached() {
             dbg_print!(
-                "LookasideList:   Breaking into the debugger: type !lookaside {:016X}\n",
-                list.address().addr()
+                "LookasideList:   Breaking into the debugger: type !lookaside %p\n",
+                list.address()
             );
             kernel::break_into_debugger();
         } else {
@@ -170,52 +177,70 @@ fn after_the_seed(list: &LookasideList<SomeStructure>, settings: &Settings) {
 /// The counters as WinDbg's `!lookaside <address>` lays them out.
 fn log_statistics(list: &LookasideList<SomeStructure>) {
     let stats = list.stats();
-    let address = list.address().addr();
-    let tag = stats.tag.to_le_bytes();
-    let tag = core::str::from_utf8(&tag).unwrap_or("????");
+    let address = list.address();
+    let [t0, t1, t2, t3] = printable_tag(stats.tag);
     let percent = |total: u32, misses: u32| {
-        if total == 0 {
-            0
-        } else {
-            u64::from(total - misses.min(total)) * 100 / u64::from(total)
-        }
+        (u64::from(total - misses.min(total)) * 100)
+            .checked_div(u64::from(total))
+            .unwrap_or(0)
     };
-    dbg_print!("LookasideList:   Statistics, as !lookaside {address:016X} shows them:\n");
-    dbg_print!("LookasideList:   Lookaside \"\" @ {address:016X} \"{tag}\"\n");
     dbg_print!(
-        "LookasideList:     Type           =     {:04X} {}\n",
+        "LookasideList:   Statistics, as !lookaside %p shows them:\n",
+        address
+    );
+    dbg_print!(
+        "LookasideList:   Lookaside \"\" @ %p \"%c%c%c%c\"\n",
+        address,
+        t0,
+        t1,
+        t2,
+        t3
+    );
+    dbg_print!(
+        "LookasideList:     Type           =     %04X %s\n",
         stats.pool_type,
         PoolKind::type_name(stats.pool_type)
     );
     dbg_print!(
-        "LookasideList:     Current Depth  = {:8}   Max Depth  = {:8}\n",
+        "LookasideList:     Current Depth  = %8u   Max Depth  = %8u\n",
         stats.current_depth,
         stats.depth
     );
     dbg_print!(
-        "LookasideList:     Size           = {:8}   Max Alloc  = {:8}\n",
+        "LookasideList:     Size           = %8u   Max Alloc  = %8u\n",
         stats.size,
         u32::from(stats.depth) * stats.size
     );
     dbg_print!(
-        "LookasideList:     AllocateMisses = {:8}   FreeMisses = {:8}\n",
+        "LookasideList:     AllocateMisses = %8u   FreeMisses = %8u\n",
         stats.allocate_misses,
         stats.free_misses
     );
     dbg_print!(
-        "LookasideList:     TotalAllocates = {:8}   TotalFrees = {:8}\n",
+        "LookasideList:     TotalAllocates = %8u   TotalFrees = %8u\n",
         stats.total_allocates,
         stats.total_frees
     );
     dbg_print!(
-        "LookasideList:     Hit Rate       = {:7}%   Hit Rate   = {:7}%\n",
+        "LookasideList:     Hit Rate       = %7I64u%%   Hit Rate   = %7I64u%%\n",
         percent(stats.total_allocates, stats.allocate_misses),
         percent(stats.total_frees, stats.free_misses)
     );
     dbg_print!(
-        "LookasideList:     MaximumDepth   = {:8}\n",
+        "LookasideList:     MaximumDepth   = %8u\n",
         stats.maximum_depth
     );
+}
+
+/// A pool tag's four characters, in memory order, unprintable ones shown as `?`.
+fn printable_tag(tag: u32) -> [u8; 4] {
+    tag.to_le_bytes().map(|byte| {
+        if (b' '..=b'~').contains(&byte) {
+            byte
+        } else {
+            b'?'
+        }
+    })
 }
 
 /// The body between `InitializeListHead` and `ExDeletePagedLookasideList` in the seed.
@@ -224,8 +249,8 @@ fn allocate_and_free(list: &LookasideList<SomeStructure>) {
     entries.as_mut().init();
     dbg_print!("LookasideList: Doubly linked list head initialized\n");
     dbg_print!(
-        "LookasideList:   Chain head at address {:016X} (for !list)\n",
-        entries.head_address().addr()
+        "LookasideList:   Chain head at address %p (for !list)\n",
+        entries.head_address()
     );
 
     dbg_print!("\nLookasideList: Start to allocate/free from/to lookaside list\n");
@@ -254,13 +279,13 @@ fn add_entry(entries: Pin<&mut Chain<'_, SomeStructure>>, index: &mut u32) {
         return;
     };
     dbg_print!(
-        "LookasideList: + Memory block allocated from lookaside list at address {:016X}\n",
-        record.address().addr()
+        "LookasideList: + Memory block allocated from lookaside list at address %p\n",
+        record.address()
     );
     *index += 1;
     record.some_field1 = *index;
     entries.push_front(record);
-    dbg_print!("LookasideList: + Entry #{index} added\n");
+    dbg_print!("LookasideList: + Entry #%u added\n", *index);
 }
 
 /// The seed's `RemoveEntry`: the first record unlinked and returned to the lookaside list.
@@ -272,10 +297,11 @@ fn remove_entry(entries: Pin<&mut Chain<'_, SomeStructure>>) {
         );
         return;
     };
-    dbg_print!("LookasideList: - Entry #{} removed\n", record.some_field1);
-    let address = record.address().addr();
+    dbg_print!("LookasideList: - Entry #%u removed\n", record.some_field1);
+    let address = record.address();
     list.free(record);
     dbg_print!(
-        "LookasideList: - Memory block at address {address:016X} returned to lookaside list\n"
+        "LookasideList: - Memory block at address %p returned to lookaside list\n",
+        address
     );
 }

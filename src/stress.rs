@@ -29,7 +29,10 @@ fn timed(threads: u32, work: &(dyn Fn(u32) + Sync)) -> (u64, u32) {
     let elapsed = started.elapsed_ns();
     if let Some(status) = failure {
         dbg_print!(
-            "LookasideList:   Stress: only {ran} of {threads} threads could be created (status {status:08X})\n"
+            "LookasideList:   Stress: only %u of %u threads could be created (status %08X)\n",
+            ran,
+            threads,
+            status
         );
     }
     (elapsed, ran)
@@ -39,7 +42,9 @@ fn timed(threads: u32, work: &(dyn Fn(u32) + Sync)) -> (u64, u32) {
 /// pool, and logs ns per pair, the ratios, the hit rate and the counter balance.
 pub fn run(list: &LookasideList<SomeStructure>, pool: &Pool, pairs: u32, threads: u32) {
     dbg_print!(
-        "LookasideList:   Stress: {pairs} alloc+free pairs per thread, {threads} thread(s)\n"
+        "LookasideList:   Stress: %u alloc+free pairs per thread, %u thread(s)\n",
+        pairs,
+        threads
     );
 
     let (floor_ns, ran) = timed(threads, &|_| {
@@ -51,9 +56,10 @@ pub fn run(list: &LookasideList<SomeStructure>, pool: &Pool, pairs: u32, threads
     });
     let floor = tenths_per_pair(floor_ns, pairs);
     dbg_print!(
-        "LookasideList:   Stress slist-floor: {}.{} ns per pair, {ran} thread(s)\n",
+        "LookasideList:   Stress slist-floor: %I64u.%I64u ns per pair, %u thread(s)\n",
         floor / 10,
-        floor % 10
+        floor % 10,
+        ran
     );
 
     let before = list.stats();
@@ -71,15 +77,17 @@ pub fn run(list: &LookasideList<SomeStructure>, pool: &Pool, pairs: u32, threads
     let after = list.stats();
     let lookaside = tenths_per_pair(lookaside_ns, pairs);
     let path = if list.uses_exports() {
-        "exported"
+        c"exported"
     } else {
-        "inline"
+        c"inline"
     };
     let ratio = hundredths(lookaside, floor);
     dbg_print!(
-        "LookasideList:   Stress lookaside-{path}: {}.{} ns per pair, {ran} thread(s), {}.{:02}x the floor\n",
+        "LookasideList:   Stress lookaside-%s: %I64u.%I64u ns per pair, %u thread(s), %I64u.%02I64ux the floor\n",
+        path,
         lookaside / 10,
         lookaside % 10,
+        ran,
         ratio / 100,
         ratio % 100
     );
@@ -92,9 +100,10 @@ pub fn run(list: &LookasideList<SomeStructure>, pool: &Pool, pairs: u32, threads
     let pool_tenths = tenths_per_pair(pool_ns, pairs);
     let ratio = hundredths(pool_tenths, lookaside);
     dbg_print!(
-        "LookasideList:   Stress pool: {}.{} ns per pair, {ran} thread(s), {}.{:02}x the lookaside list\n",
+        "LookasideList:   Stress pool: %I64u.%I64u ns per pair, %u thread(s), %I64u.%02I64ux the lookaside list\n",
         pool_tenths / 10,
         pool_tenths % 10,
+        ran,
         ratio / 100,
         ratio % 100
     );
@@ -106,21 +115,26 @@ pub fn run(list: &LookasideList<SomeStructure>, pool: &Pool, pairs: u32, threads
         u64::from(allocations),
     );
     dbg_print!(
-        "LookasideList:   Stress hit rate: {}.{:02}% ({misses} misses in {allocations} allocations, {} failed)\n",
+        "LookasideList:   Stress hit rate: %I64u.%02I64u%% (%u misses in %u allocations, %u failed)\n",
         rate / 100,
         rate % 100,
+        misses,
+        allocations,
         failures.load(Ordering::Relaxed)
     );
     let outstanding = i64::from(after.total_allocates) - i64::from(after.total_frees);
     let failed = list.failed_allocations();
     let verdict = if outstanding == i64::from(failed) {
-        "balance"
+        c"balance"
     } else {
-        "do NOT balance"
+        c"do NOT balance"
     };
     dbg_print!(
-        "LookasideList:   Stress counters {verdict}: TotalAllocates {} - TotalFrees {} = {outstanding}, failed allocations {failed}\n",
+        "LookasideList:   Stress counters %s: TotalAllocates %u - TotalFrees %u = %I64d, failed allocations %u\n",
+        verdict,
         after.total_allocates,
-        after.total_frees
+        after.total_frees,
+        outstanding,
+        failed
     );
 }

@@ -1,12 +1,14 @@
 //! `KeQueryPerformanceCounter`, for the stress run's timings.
 
+use core::num::NonZeroU64;
+
 use super::ffi;
 
 /// A point in time, in performance-counter ticks.
 #[derive(Clone, Copy, Debug)]
 pub struct Instant {
     ticks: u64,
-    frequency: u64,
+    frequency: NonZeroU64,
 }
 
 impl Instant {
@@ -22,15 +24,21 @@ impl Instant {
         let frequency = unsafe { frequency.QuadPart };
         Self {
             ticks: ticks.unsigned_abs(),
-            frequency: frequency.unsigned_abs().max(1),
+            frequency: NonZeroU64::new(frequency.unsigned_abs()).unwrap_or(NonZeroU64::MIN),
         }
     }
 
     /// Nanoseconds from `self` to now.
     #[must_use]
     pub fn elapsed_ns(&self) -> u64 {
+        const NS_PER_SECOND: u64 = 1_000_000_000;
         let ticks = Self::now().ticks.saturating_sub(self.ticks);
-        let ns = u128::from(ticks) * 1_000_000_000 / u128::from(self.frequency);
-        u64::try_from(ns).unwrap_or(u64::MAX)
+        // Whole seconds, then the remainder: 64-bit arithmetic throughout (no 128-bit division
+        // routine in the driver), exact for counter frequencies up to 18 GHz (10 MHz is usual).
+        let seconds = ticks / self.frequency;
+        let rest = ticks % self.frequency;
+        seconds
+            .saturating_mul(NS_PER_SECOND)
+            .saturating_add(rest.saturating_mul(NS_PER_SECOND) / self.frequency)
     }
 }

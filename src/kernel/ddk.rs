@@ -2,8 +2,8 @@
 //!
 //! build.rs runs bindgen over `<ntddk.h>` and the driver links against an import library made
 //! from `ddk/ntoskrnl.def`. Only what the headers cannot give bindgen is written here: the
-//! `STATUS_*` and `POOL_FLAG_*` values (macros with casts and `ui64` suffixes), `DbgPrint`
-//! formatting, and the runtime pieces wdk-sys and wdk-panic supply in the Windows build.
+//! `STATUS_*` and `POOL_FLAG_*` values (macros with casts and `ui64` suffixes) and the runtime
+//! pieces wdk-sys and wdk-panic supply in the Windows build.
 
 #![allow(non_camel_case_types, non_snake_case, missing_docs)]
 
@@ -20,8 +20,6 @@
 mod bindings {
     include!(concat!(env!("OUT_DIR"), "/ddk_bindings.rs"));
 }
-
-use core::fmt;
 
 pub use bindings::{
     DRIVER_OBJECT, DbgBreakPoint, DbgPrint, ExAllocatePoolWithTag, ExDeleteLookasideListEx,
@@ -46,55 +44,16 @@ pub const PAGED_POOL: POOL_TYPE = bindings::_POOL_TYPE::PagedPool;
 pub const KEY_VALUE_PARTIAL_INFORMATION_CLASS: bindings::KEY_VALUE_INFORMATION_CLASS =
     bindings::_KEY_VALUE_INFORMATION_CLASS::KeyValuePartialInformation;
 
-/// `DbgPrint("%s", text)`, in chunks of at most 511 bytes (DbgPrint's own limit is 512 bytes
-/// per call), as wdk's `print!` does in the Windows build.
-pub fn debug_print(args: fmt::Arguments<'_>) {
-    let mut out = ChunkWriter {
-        buf: [0; 512],
-        len: 0,
-    };
-    let _ = fmt::write(&mut out, args);
-    out.flush();
-}
-
-struct ChunkWriter {
-    buf: [u8; 512],
-    len: usize,
-}
-
-impl ChunkWriter {
-    fn flush(&mut self) {
-        if self.len == 0 {
-            return;
-        }
-        self.buf[self.len] = 0;
-        // SAFETY: "%s" with a NUL-terminated buffer that lives across the call.
-        unsafe { DbgPrint(c"%s".as_ptr(), self.buf.as_ptr()) };
-        self.len = 0;
-    }
-}
-
-impl fmt::Write for ChunkWriter {
-    fn write_str(&mut self, text: &str) -> fmt::Result {
-        for &byte in text.as_bytes() {
-            if self.len == self.buf.len() - 1 {
-                self.flush();
-            }
-            // A NUL would end the C string early; the driver never prints one.
-            self.buf[self.len] = if byte == 0 { b'?' } else { byte };
-            self.len += 1;
-        }
-        Ok(())
-    }
-}
-
-/// The linker looks for this symbol once floating point appears anywhere (even in `core`'s
-/// formatting code); wdk-sys defines it in the Windows build.
+/// The linker looks for this symbol once floating point appears anywhere in what is linked;
+/// wdk-sys defines it in the Windows build.
 #[unsafe(no_mangle)]
 pub static _fltused: i32 = 0;
 
 /// A panic cannot unwind in the kernel; stop the system as `__fastfail` does, with the
-/// `FAST_FAIL_FATAL_APP_EXIT` code (wdk-panic bugchecks in the Windows build).
+/// `FAST_FAIL_FATAL_APP_EXIT` code (wdk-panic bugchecks in the Windows build, with the panic's
+/// location). Neither reads the panic's message: formatting it would link `core::fmt` into the
+/// driver. `cargo xtask test` reads the linker's map to make sure no panic site brings it in
+/// anyway (an index out of bounds, say, passes its numbers to be formatted).
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
     super::fail_fast(7)

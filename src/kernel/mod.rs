@@ -2,7 +2,7 @@
 //!
 //! Everything above it (the intrusive chain, the scenario) sees a small safe API: nonpaged pool
 //! blocks ([`PoolBox`]), a lookaside list with RAII blocks ([`LookasideList`], [`Block`]), the
-//! `LIST_ENTRY` type, and [`print`] for `DbgPrint`.
+//! `LIST_ENTRY` type, and [`dbg_print!`](crate::dbg_print) for `DbgPrint` ([`format`]).
 //!
 //! One backend, chosen at compile time, supplies the raw items under the DDK's own names
 //! (`LOOKASIDE_LIST_EX`, `ExInitializeLookasideListEx`, ...):
@@ -22,8 +22,11 @@ pub mod ffi;
 mod ffi;
 
 pub mod clock;
+pub mod format;
 mod lookaside;
 mod pool;
+#[cfg(any(test, not(target_os = "windows")))]
+mod printf;
 pub mod registry;
 mod routines;
 pub mod slist;
@@ -31,7 +34,7 @@ pub mod thread;
 
 #[cfg(all(target_os = "windows", not(test)))]
 pub use ffi::{DRIVER_OBJECT, UNICODE_STRING};
-pub use ffi::{LIST_ENTRY, NTSTATUS, STATUS_DEVICE_CONFIGURATION_ERROR, debug_print};
+pub use ffi::{LIST_ENTRY, NTSTATUS, STATUS_DEVICE_CONFIGURATION_ERROR};
 pub use lookaside::{
     ApiPath, Block, FromZeros, InitError, ListOptions, LookasideControl, LookasideList,
     LookasideStats,
@@ -65,12 +68,24 @@ pub fn break_into_debugger() {
     unsafe { ffi::DbgBreakPoint() };
 }
 
-/// Prints to the kernel debugger (`DbgPrint`), as `format!` does for a `String`.
+/// `DbgPrint(format, args...)`: the kernel formats the line, with the format checked against
+/// the arguments' types when the driver is compiled (see [`format`] for the conversions).
+///
+/// ```
+/// # LookasideList::kernel::ffi::reset(Default::default());
+/// let index = 3_u32;
+/// LookasideList::dbg_print!("LookasideList: + Entry #%u added\n", index);
+/// ```
 #[macro_export]
 macro_rules! dbg_print {
-    ($($arg:tt)*) => {
-        $crate::kernel::debug_print(format_args!($($arg)*))
-    };
+    ($format:literal $(, $arg:expr)* $(,)?) => {{
+        struct Format;
+        impl $crate::kernel::format::Format for Format {
+            const TEXT: &'static ::core::ffi::CStr =
+                $crate::kernel::format::c_string(::core::concat!($format, "\0"));
+        }
+        $crate::kernel::format::print::<Format, _>(($($arg,)*))
+    }};
 }
 
 /// Stops the system the way the WDK's list helpers do when a `LIST_ENTRY` no longer points

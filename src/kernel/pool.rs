@@ -1,5 +1,6 @@
 //! Pool blocks owned by Rust values.
 
+use core::ffi::CStr;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
@@ -33,13 +34,15 @@ impl PoolKind {
     }
 
     /// The name WinDbg shows for a `POOL_TYPE` value.
+    // Out of line: the log names the pool twice (a smaller driver).
+    #[inline(never)]
     #[must_use]
-    pub const fn type_name(pool_type: u32) -> &'static str {
+    pub const fn type_name(pool_type: u32) -> &'static CStr {
         match pool_type {
-            0 => "NonPagedPool",
-            1 => "PagedPool",
-            512 => "NonPagedPoolNx",
-            _ => "?",
+            0 => c"NonPagedPool",
+            1 => c"PagedPool",
+            512 => c"NonPagedPoolNx",
+            _ => c"?",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `REG_DWORD` values under the service key's `Parameters` subkey.
 
-use core::ffi::c_void;
+use core::ffi::{CStr, c_void};
 use core::ptr;
 
 use super::ffi::{self, HANDLE, NTSTATUS, UNICODE_STRING};
@@ -82,16 +82,16 @@ impl ParametersKey {
     #[must_use]
     pub fn open(service: RegistryPath<'_>) -> Option<Self> {
         let service_key = open_key(ptr::null_mut(), service.path).ok()?;
-        let name = Utf16Name::<16>::new("Parameters");
+        let name = Utf16Name::<32>::new(b"Parameters");
         let parameters = open_key(service_key, &name.as_unicode_string());
         // SAFETY: a handle ZwOpenKey just returned, closed once.
         let _ = unsafe { ffi::ZwClose(service_key) };
         parameters.ok().map(|handle| Self { handle })
     }
 
-    /// Reads the value `name` (at most 31 characters).
+    /// Reads the value `name` (ASCII, at most 31 characters).
     #[must_use]
-    pub fn dword(&self, name: &str) -> RegistryValue {
+    pub fn dword(&self, name: &CStr) -> RegistryValue {
         // KEY_VALUE_PARTIAL_INFORMATION: TitleIndex, Type, DataLength, then the data; a DWORD
         // fits with room to spare, a larger value reports STATUS_BUFFER_OVERFLOW with its type.
         #[repr(C, align(8))]
@@ -99,7 +99,7 @@ impl ParametersKey {
         const BUFFER_SIZE: u32 = 64;
         let mut buffer = Buffer([0; BUFFER_SIZE as usize]);
         let mut length = 0;
-        let name = Utf16Name::<32>::new(name);
+        let name = Utf16Name::<32>::new(name.to_bytes());
         // SAFETY: a live key handle, a counted name and a buffer whose size is passed with it.
         let status = unsafe {
             ffi::ZwQueryValueKey(

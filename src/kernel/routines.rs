@@ -30,9 +30,9 @@ impl Routines {
     /// Looks every routine up. `MmGetSystemRoutineAddress` must be called at PASSIVE_LEVEL,
     /// which is where DriverEntry runs.
     pub fn resolve() -> Self {
-        let allocate_pool2 = lookup("ExAllocatePool2");
-        let allocate_from_lookaside = lookup("ExAllocateFromLookasideListEx");
-        let free_to_lookaside = lookup("ExFreeToLookasideListEx");
+        let allocate_pool2 = lookup(b"ExAllocatePool2");
+        let allocate_from_lookaside = lookup(b"ExAllocateFromLookasideListEx");
+        let free_to_lookaside = lookup(b"ExFreeToLookasideListEx");
         Self {
             // SAFETY: a non-NULL address returned for this exported name is that routine, whose
             // prototype is `AllocatePool2` (wdm.h); transmuting a code pointer to a matching
@@ -59,34 +59,39 @@ impl Routines {
 /// A short ASCII name as the UTF-16 a `UNICODE_STRING` points at; `N` is the buffer size.
 pub struct Utf16Name<const N: usize> {
     buffer: [u16; N],
-    len: usize,
+    /// The name's length in bytes, as `UNICODE_STRING` counts it.
+    bytes: u16,
 }
 
 impl<const N: usize> Utf16Name<N> {
-    /// Copies `name`, cut at `N` units (names here are constants that fit).
-    pub fn new(name: &str) -> Self {
+    /// Copies the ASCII `name`, cut at `N` units (names here are constants that fit).
+    // Out of line: one copy of the loop serves every name (a smaller driver).
+    #[inline(never)]
+    pub fn new(name: &[u8]) -> Self {
+        debug_assert!(name.len() <= N, "name longer than its buffer");
         let mut buffer = [0_u16; N];
-        let mut len = 0;
-        for (slot, unit) in buffer.iter_mut().zip(name.encode_utf16()) {
-            *slot = unit;
-            len += 1;
+        let len = name.len().min(N);
+        let mut i = 0;
+        // A plain loop: the names are a few dozen characters, not worth vector code.
+        while i < len {
+            buffer[i] = u16::from(name[i]);
+            i += 1;
         }
-        debug_assert_eq!(len, name.len(), "name longer than its buffer");
-        Self { buffer, len }
+        let bytes = u16::try_from(len * 2).unwrap_or(u16::MAX);
+        Self { buffer, bytes }
     }
 
     /// A counted string over the buffer; valid while `self` is.
-    pub fn as_unicode_string(&self) -> ffi::UNICODE_STRING {
-        let bytes = u16::try_from(self.len * 2).unwrap_or(u16::MAX);
+    pub const fn as_unicode_string(&self) -> ffi::UNICODE_STRING {
         ffi::UNICODE_STRING {
-            Length: bytes,
-            MaximumLength: bytes,
+            Length: self.bytes,
+            MaximumLength: self.bytes,
             Buffer: self.buffer.as_ptr().cast_mut(),
         }
     }
 }
 
-fn lookup(name: &str) -> Option<*mut c_void> {
+fn lookup(name: &[u8]) -> Option<*mut c_void> {
     let name = Utf16Name::<32>::new(name);
     let mut name = name.as_unicode_string();
     // SAFETY: `name` is a valid counted string over a buffer that outlives the call; the

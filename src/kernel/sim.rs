@@ -27,18 +27,18 @@
     clippy::use_self
 )]
 
-use core::ffi::c_void;
-use core::fmt;
+use core::ffi::{CStr, c_void};
 use core::mem::offset_of;
 use core::ptr;
 use core::sync::atomic::{AtomicU32, Ordering};
 use std::alloc::Layout;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Instant;
+
+use super::format::Value;
 
 pub type NTSTATUS = i32;
 pub type POOL_TYPE = i32;
@@ -276,14 +276,14 @@ pub fn breakpoints() -> u32 {
     with_state(|state| state.breakpoints)
 }
 
-/// `DbgPrint("%s", text)`.
-pub fn debug_print(args: fmt::Arguments<'_>) {
-    with_state(|state| {
-        state
-            .transcript
-            .write_fmt(args)
-            .expect("String never fails");
-    });
+/// `DbgPrint(format, args...)`, formatted as the kernel formats it (see `printf.rs`).
+///
+/// # Safety
+/// Every string argument points at a NUL-terminated string that lives across the call.
+pub unsafe fn dbg_print(format: &CStr, args: &[Value]) {
+    // SAFETY: as the caller guarantees.
+    let line = unsafe { super::printf::format(format, args) };
+    with_state(|state| state.transcript.push_str(&line));
 }
 
 fn pool_allocate(size: usize, tag: u32, zeroed: bool) -> *mut c_void {

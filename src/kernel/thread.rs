@@ -2,15 +2,18 @@
 
 use core::ffi::c_void;
 use core::ptr;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use super::ffi::{self, HANDLE, NTSTATUS};
 
 /// The most threads [`run_concurrently`] starts (the `StressThreads` maximum).
 pub const MAX_THREADS: usize = 64;
 
+/// What every system thread of one [`run_concurrently`] call shares: the work, and the next
+/// index to take (each thread takes its own, 1 and up).
 struct Job<'a> {
     work: &'a (dyn Fn(u32) + Sync),
-    index: u32,
+    next_index: AtomicU32,
 }
 
 /// Runs `work(0)` here and `work(1..threads)` on system threads, and joins them all.
@@ -21,14 +24,15 @@ pub fn run_concurrently(threads: u32, work: &(dyn Fn(u32) + Sync)) -> (u32, Opti
     let wanted = usize::try_from(threads)
         .unwrap_or(MAX_THREADS)
         .clamp(1, MAX_THREADS);
-    let mut jobs: [Job<'_>; MAX_THREADS] = core::array::from_fn(|_| Job { work, index: 0 });
-    for (index, job) in (0..).zip(jobs.iter_mut()) {
-        job.index = index;
-    }
-    let mut handles: [HANDLE; MAX_THREADS] = [ptr::null_mut(); MAX_THREADS];
-    let mut started: u32 = 1;
+    let job = Job {
+        work,
+        next_index: AtomicU32::new(1),
+    };
+    // One handle per system thread: every thread but the caller's.
+    let mut handles: [HANDLE; MAX_THREADS - 1] = [ptr::null_mut(); MAX_THREADS - 1];
+    let mut started = 0;
     let mut failure = None;
-    for index in 1..wanted {
+    for handle in handles.iter_mut().take(wanted - 1) {
         let mut attributes = ffi::OBJECT_ATTRIBUTES {
             Length: super::registry::OBJECT_ATTRIBUTES_SIZE,
             RootDirectory: ptr::null_mut(),
@@ -38,17 +42,17 @@ pub fn run_concurrently(threads: u32, work: &(dyn Fn(u32) + Sync)) -> (u32, Opti
             SecurityDescriptor: ptr::null_mut(),
             SecurityQualityOfService: ptr::null_mut(),
         };
-        // SAFETY: `jobs[index]` outlives the thread: every started thread is waited for below
-        // before `jobs` goes out of scope. PASSIVE_LEVEL.
+        // SAFETY: `job` outlives the thread: every started thread is waited for below before
+        // `job` goes out of scope. PASSIVE_LEVEL.
         let status = unsafe {
             ffi::PsCreateSystemThread(
-                &raw mut handles[index],
+                handle,
                 ffi::SYNCHRONIZE,
                 &raw mut attributes,
                 ptr::null_mut(),
                 ptr::null_mut(),
                 Some(thread_main),
-                ptr::from_ref(&jobs[index]).cast_mut().cast(),
+                ptr::from_ref(&job).cast_mut().cast(),
             )
         };
         if status < 0 {
@@ -58,20 +62,21 @@ pub fn run_concurrently(threads: u32, work: &(dyn Fn(u32) + Sync)) -> (u32, Opti
         started += 1;
     }
     (work)(0);
-    for handle in handles.iter().take(started as usize).skip(1) {
+    for &handle in handles.iter().take(started) {
         // SAFETY: a thread handle PsCreateSystemThread returned; waiting at PASSIVE_LEVEL
         // without a timeout until the thread has exited.
-        let _ = unsafe { ffi::ZwWaitForSingleObject(*handle, 0, ptr::null_mut()) };
+        let _ = unsafe { ffi::ZwWaitForSingleObject(handle, 0, ptr::null_mut()) };
         // SAFETY: the same handle, closed once.
-        let _ = unsafe { ffi::ZwClose(*handle) };
+        let _ = unsafe { ffi::ZwClose(handle) };
     }
-    (started, failure)
+    // At most MAX_THREADS - 1 system threads were started.
+    (u32::try_from(started).unwrap_or(u32::MAX) + 1, failure)
 }
 
 unsafe extern "C" fn thread_main(context: *mut c_void) {
     // SAFETY: `context` is the `Job` run_concurrently passed, alive until it joins this thread.
     let job = unsafe { &*context.cast::<Job<'_>>() };
-    (job.work)(job.index);
+    (job.work)(job.next_index.fetch_add(1, Ordering::Relaxed));
     // SAFETY: a system thread ends itself this way; nothing of this thread is used after it.
     let _ = unsafe { ffi::PsTerminateSystemThread(0) };
 }

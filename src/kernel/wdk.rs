@@ -4,10 +4,9 @@
 #![allow(non_snake_case, missing_docs)]
 
 use core::ffi::c_void;
-use core::fmt;
 
 pub use wdk_sys::ntddk::{
-    DbgBreakPoint, ExDeleteLookasideListEx, ExFlushLookasideListEx, ExFreePoolWithTag,
+    DbgBreakPoint, DbgPrint, ExDeleteLookasideListEx, ExFlushLookasideListEx, ExFreePoolWithTag,
     ExInitializeLookasideListEx, ExQueryDepthSList, ExpInterlockedPopEntrySList,
     ExpInterlockedPushEntrySList, KdRefreshDebuggerNotPresent, KeQueryPerformanceCounter,
     MmGetSystemRoutineAddress, PsCreateSystemThread, PsTerminateSystemThread, ZwClose, ZwOpenKey,
@@ -34,11 +33,6 @@ unsafe extern "system" {
         NumberOfBytes: SIZE_T,
         Tag: u32,
     ) -> *mut c_void;
-}
-
-/// `DbgPrint("%s", text)` through wdk's `print!`.
-pub fn debug_print(args: fmt::Arguments<'_>) {
-    wdk::print!("{args}");
 }
 
 // The runtime of Microsoft's samples: a pool-backed global allocator, should anything use

@@ -17,6 +17,8 @@ pub struct Artifacts {
     pub driver: PathBuf,
     /// The Wine `ntoskrnl.exe` fixture (a DLL).
     pub fixture: PathBuf,
+    /// lld-link's map of the driver (`/LLDMAP`, asked for by build.rs).
+    pub driver_map: PathBuf,
 }
 
 /// The workspace root.
@@ -57,6 +59,7 @@ pub fn all(options: &Options) -> Result<Artifacts> {
     Ok(Artifacts {
         driver,
         fixture: out.join("ntoskrnl_fixture.dll"),
+        driver_map: out.join("deps/LookasideList.map"),
     })
 }
 

@@ -13,6 +13,7 @@ mod bench;
 mod build;
 mod cli;
 mod inf;
+mod linkmap;
 mod packages;
 mod pe;
 mod step;

@@ -9,14 +9,18 @@ use object::pe::{IMAGE_FILE_MACHINE_AMD64, IMAGE_SUBSYSTEM_NATIVE};
 use object::read::pe::{ImageNtHeaders, ImageOptionalHeader, PeFile64};
 use object::{ExportTarget, NameOrOrdinal, Object};
 
-/// An upper bound on the driver's size (about 24 KiB now, most of it `core::fmt`), so that a
-/// change pulling in, say, float formatting or panic messages shows up.
-pub const SIZE_BUDGET: u64 = 32 * 1024;
+/// An upper bound on the driver's size, every feature included: what it weighs now (13,824
+/// bytes; 7,168 for the seed's scenario alone). The kernel formats the log (`DbgPrint`), so
+/// nothing of `core::fmt` is linked in; a change that pulls formatting or panic messages back
+/// in, or bloats a function, shows up here. (The goal is 12,288 bytes.)
+pub const SIZE_BUDGET: u64 = 13_824;
 
 /// What was checked, for the report.
 pub struct Report {
     pub size: u64,
     pub imports: Vec<String>,
+    /// Name, size in memory and size in the file of each section.
+    pub sections: Vec<(String, u32, u32)>,
 }
 
 /// The names `ddk/ntoskrnl.def` lists.
@@ -46,6 +50,18 @@ pub fn check(driver: &Path, def: &Path) -> Result<Report> {
         subsystem == IMAGE_SUBSYSTEM_NATIVE,
         "subsystem is {subsystem}, not NATIVE (1)"
     );
+
+    let mut sections = Vec::new();
+    for section in pe.section_table().iter() {
+        let name = String::from_utf8_lossy(section.raw_name())
+            .trim_end_matches('\0')
+            .to_owned();
+        sections.push((
+            name,
+            section.virtual_size.get(LE),
+            section.size_of_raw_data.get(LE),
+        ));
+    }
 
     let entry = u64::from(optional.address_of_entry_point()) + optional.image_base();
     let mut driver_entry = None;
@@ -91,7 +107,11 @@ pub fn check(driver: &Path, def: &Path) -> Result<Report> {
         size <= SIZE_BUDGET,
         "{size} bytes, over the {SIZE_BUDGET}-byte budget"
     );
-    Ok(Report { size, imports })
+    Ok(Report {
+        size,
+        imports,
+        sections,
+    })
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use crate::cli::Options;
 use crate::cli::Value;
 use crate::expected;
 use crate::wine::{Load, Prefix};
-use crate::{inf, packages, pe, step};
+use crate::{inf, linkmap, packages, pe, step};
 
 /// Named checks and their outcomes.
 #[derive(Default)]
@@ -112,20 +112,38 @@ pub fn all(options: &Options) -> Result<()> {
 }
 
 fn pe_checks(artifacts: &Artifacts, tally: &mut Tally) {
-    step::progress("checking LookasideList.sys (PE32+ AMD64, native, DriverEntry, imports)");
+    step::progress("checking LookasideList.sys (PE32+ AMD64, native, DriverEntry, imports, size)");
     let def = build::root().join("ddk/ntoskrnl.def");
     let report = pe::check(&artifacts.driver, &def);
     if let Ok(report) = &report {
         eprintln!(
-            "    {} bytes; imports from ntoskrnl.exe: {}",
+            "    {} bytes (budget {}); imports from ntoskrnl.exe: {}",
             report.size,
+            pe::SIZE_BUDGET,
             report.imports.join(", ")
         );
+        for (name, virtual_size, raw_size) in &report.sections {
+            eprintln!("    section {name:<8} {virtual_size:>6} bytes ({raw_size} in the file)");
+        }
     }
     tally.record(
-        "PE: AMD64, native subsystem, entry DriverEntry, imports = ntoskrnl.def, size",
+        "PE: AMD64, native subsystem, entry DriverEntry, imports = ntoskrnl.def, size budget",
         report.map(drop),
     );
+    tally.record("PE: no core::fmt in the driver (linker map)", {
+        map_check(&artifacts.driver_map)
+    });
+}
+
+/// Reads lld-link's map of the driver: no `core::fmt` symbol, and the largest functions shown.
+fn map_check(map: &std::path::Path) -> Result<()> {
+    let text = std::fs::read_to_string(map)
+        .map_err(|error| anyhow::anyhow!("reading {}: {error}", map.display()))?;
+    let chunks = linkmap::parse(&text)?;
+    for (size, name) in linkmap::largest_functions(&chunks, 5) {
+        eprintln!("    function {size:>6} bytes  {name}");
+    }
+    linkmap::check_no_core_fmt(&chunks)
 }
 
 /// Sets the driver's parameters (exactly these) and loads it once.
