@@ -8,7 +8,7 @@ use core::fmt;
 use core::num::NonZeroU32;
 
 use crate::kernel::registry::RegistryValue;
-use crate::kernel::{ApiPath, NTSTATUS, PoolKind};
+use crate::kernel::{ApiPath, ListMode, NTSTATUS, PoolKind};
 
 /// One parameter: its name, allowed range and default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,14 +68,23 @@ pub const FAIL_ALLOCATION_AT: Spec = Spec {
     default: 0,
 };
 
+/// `ListMode`: 0 = one shared list, 1 = one list per active processor.
+pub const LIST_MODE: Spec = Spec {
+    name: "ListMode",
+    min: 0,
+    max: 1,
+    default: 0,
+};
+
 /// Every parameter, in the order they are read and logged.
-pub const ALL: [Spec; 6] = [
+pub const ALL: [Spec; 7] = [
     LIST_TYPE,
     BREAK_BEFORE_DELETE,
     STRESS_ITERATIONS,
     API_PATH,
     STRESS_THREADS,
     FAIL_ALLOCATION_AT,
+    LIST_MODE,
 ];
 
 /// The settings a run uses.
@@ -93,6 +102,8 @@ pub struct Settings {
     pub stress_threads: u32,
     /// Fault injection.
     pub fail_allocation_at: Option<NonZeroU32>,
+    /// One shared list or one per processor.
+    pub list_mode: ListMode,
 }
 
 impl Default for Settings {
@@ -198,6 +209,11 @@ impl Settings {
             },
             stress_threads: value(STRESS_THREADS),
             fail_allocation_at: NonZeroU32::new(value(FAIL_ALLOCATION_AT)),
+            list_mode: if value(LIST_MODE) == 1 {
+                ListMode::PerProcessor
+            } else {
+                ListMode::Shared
+            },
         }
     }
 
@@ -229,10 +245,14 @@ impl fmt::Display for Settings {
             ApiPath::Exported => "1 (exported)",
             ApiPath::Inline => "2 (inline)",
         };
+        let list_mode = match self.list_mode {
+            ListMode::Shared => "0 (shared)",
+            ListMode::PerProcessor => "1 (per-processor)",
+        };
         write!(
             f,
             "ListType {list_type}, ApiPath {api_path}, StressIterations {}, StressThreads {}, \
-             FailAllocationAt {}, BreakBeforeDelete {}",
+             FailAllocationAt {}, BreakBeforeDelete {}, ListMode {list_mode}",
             self.stress_iterations,
             self.stress_threads,
             self.fail_allocation_at.map_or(0, NonZeroU32::get),
@@ -318,7 +338,7 @@ mod tests {
     #[test]
     fn settings_from_the_registry() {
         let read = |name: &str| match name {
-            "ListType" => RegistryValue::Dword(1),
+            "ListType" | "ListMode" => RegistryValue::Dword(1),
             "ApiPath" => RegistryValue::Dword(2),
             "StressIterations" => RegistryValue::Dword(1000),
             "StressThreads" => RegistryValue::Dword(65),
@@ -336,6 +356,7 @@ mod tests {
                 api_path: ApiPath::Inline,
                 stress_threads: 1,
                 fail_allocation_at: NonZeroU32::new(3),
+                list_mode: ListMode::PerProcessor,
             }
         );
         assert_eq!(complaints.len(), 1);

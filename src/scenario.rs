@@ -12,8 +12,8 @@ use core::pin::{Pin, pin};
 use crate::dbg_print;
 use crate::kernel::registry::{ParametersKey, RegistryPath, RegistryValue};
 use crate::kernel::{
-    self, ApiPath, FromZeros, LIST_ENTRY, ListOptions, LookasideControl, LookasideList, NTSTATUS,
-    Pool, PoolKind, STATUS_DEVICE_CONFIGURATION_ERROR, pool_tag,
+    self, ApiPath, ControlBlock, FromZeros, LIST_ENTRY, ListOptions, LookasideList, LookasideStats,
+    NTSTATUS, Pool, PoolKind, STATUS_DEVICE_CONFIGURATION_ERROR, pool_tag,
 };
 use crate::list::{Chain, Linked};
 use crate::parameters::Settings;
@@ -57,8 +57,8 @@ unsafe impl Send for SomeStructure {}
 pub fn driver_entry(registry_path: Option<RegistryPath<'_>>) -> NTSTATUS {
     dbg_print!("\nLookasideList: Entering DriverEntry\n");
     let settings = read_settings(registry_path);
-    if let Some(control) = Pool::new(PoolKind::NonPaged, TAG).allocate::<LookasideControl>() {
-        let address = control.as_ptr().addr();
+    if let Some(control) = ControlBlock::allocate(settings.list_mode, TAG) {
+        let address = control.address().addr();
         dbg_print!(
             "LookasideList: Nonpaged memory for lookaside list allocated at address {address:016X}\n"
         );
@@ -137,6 +137,12 @@ fn describe_list(list: &LookasideList<SomeStructure>, settings: &Settings) {
             "LookasideList:   Fault injection: block allocation #{k} fails, through the list's allocate callback\n"
         );
     }
+    if list.lists() > 1 {
+        dbg_print!(
+            "LookasideList:   Per-processor lists: {}, one per active processor, 128 bytes apart\n",
+            list.lists()
+        );
+    }
 }
 
 /// What runs between the drained chain and `ExDeleteLookasideListEx`: the stress run, the
@@ -167,12 +173,37 @@ fn after_the_seed(list: &LookasideList<SomeStructure>, settings: &Settings) {
     }
 }
 
-/// The counters as WinDbg's `!lookaside <address>` lays them out.
+/// The counters as WinDbg's `!lookaside <address>` lays them out: of the list, or of each
+/// per-processor list and then of all together.
 fn log_statistics(list: &LookasideList<SomeStructure>) {
-    let stats = list.stats();
-    let address = list.address().addr();
+    if list.lists() == 1 {
+        let (address, stats) = list.stats_of(0);
+        log_list_statistics(address.addr(), &stats);
+        return;
+    }
+    for index in 0..list.lists() {
+        let (address, stats) = list.stats_of(index);
+        dbg_print!("LookasideList:   Processor {index}'s list:\n");
+        log_list_statistics(address.addr(), &stats);
+    }
+    dbg_print!(
+        "LookasideList:   All {} per-processor lists together:\n",
+        list.lists()
+    );
+    log_counters(&list.stats());
+}
+
+/// One list's `!lookaside` output.
+fn log_list_statistics(address: usize, stats: &LookasideStats) {
     let tag = stats.tag.to_le_bytes();
     let tag = core::str::from_utf8(&tag).unwrap_or("????");
+    dbg_print!("LookasideList:   Statistics, as !lookaside {address:016X} shows them:\n");
+    dbg_print!("LookasideList:   Lookaside \"\" @ {address:016X} \"{tag}\"\n");
+    log_counters(stats);
+}
+
+/// The counter lines of `!lookaside`.
+fn log_counters(stats: &LookasideStats) {
     let percent = |total: u32, misses: u32| {
         if total == 0 {
             0
@@ -180,8 +211,6 @@ fn log_statistics(list: &LookasideList<SomeStructure>) {
             u64::from(total - misses.min(total)) * 100 / u64::from(total)
         }
     };
-    dbg_print!("LookasideList:   Statistics, as !lookaside {address:016X} shows them:\n");
-    dbg_print!("LookasideList:   Lookaside \"\" @ {address:016X} \"{tag}\"\n");
     dbg_print!(
         "LookasideList:     Type           =     {:04X} {}\n",
         stats.pool_type,
@@ -195,7 +224,7 @@ fn log_statistics(list: &LookasideList<SomeStructure>) {
     dbg_print!(
         "LookasideList:     Size           = {:8}   Max Alloc  = {:8}\n",
         stats.size,
-        u32::from(stats.depth) * stats.size
+        stats.depth.saturating_mul(stats.size)
     );
     dbg_print!(
         "LookasideList:     AllocateMisses = {:8}   FreeMisses = {:8}\n",

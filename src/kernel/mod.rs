@@ -22,20 +22,22 @@ pub mod ffi;
 mod ffi;
 
 pub mod clock;
+mod control;
+mod list_ex;
 mod lookaside;
 mod pool;
+pub mod processor;
 pub mod registry;
 mod routines;
 pub mod slist;
 pub mod thread;
 
+pub use control::{ControlBlock, ListMode, LookasideControl};
 #[cfg(all(target_os = "windows", not(test)))]
 pub use ffi::{DRIVER_OBJECT, UNICODE_STRING};
 pub use ffi::{LIST_ENTRY, NTSTATUS, STATUS_DEVICE_CONFIGURATION_ERROR, debug_print};
-pub use lookaside::{
-    ApiPath, Block, FromZeros, InitError, ListOptions, LookasideControl, LookasideList,
-    LookasideStats,
-};
+pub use list_ex::LookasideStats;
+pub use lookaside::{ApiPath, Block, FromZeros, InitError, ListOptions, LookasideList};
 pub use pool::{Pool, PoolBox, PoolKind};
 
 #[cfg(all(feature = "ddk", not(test), target_os = "windows", feature = "wdk"))]
