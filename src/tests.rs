@@ -375,7 +375,7 @@ fn stress_run_reports_timings_and_balanced_tallies_in_both_list_modes() {
             let (seed, _) = name_addresses(&seed_lines(&transcript));
             assert_eq!(seed, expected::SEED);
             assert!(transcript.contains(&format!(
-                "Stress: 2000 alloc+free pairs per thread, {threads} thread(s)\n"
+                "Stress: 2000 alloc+free pairs per thread, {threads} thread(s), fastest of 3 runs\n"
             )));
             for name in ["slist-floor", "pool"] {
                 assert_eq!(
@@ -394,9 +394,9 @@ fn stress_run_reports_timings_and_balanced_tallies_in_both_list_modes() {
                 line[0].contains(&format!("{threads} thread(s)")),
                 "{line:?}"
             );
-            let pairs = 2000 * threads;
+            let pairs = 2000 * threads * crate::stress::RUNS;
             assert!(transcript.contains(&format!(
-                "Stress tallies balance: {pairs} blocks allocated and {pairs} freed by {threads} thread(s), 0 allocations failed\n"
+                "Stress tallies balance: {pairs} blocks allocated and {pairs} freed, 0 allocations failed\n"
             )));
             assert!(transcript.contains("Stress hit rate: "));
             // The counters are the kernel's plain increments: exact for one thread, and never
@@ -429,10 +429,12 @@ fn stress_run_with_fewer_threads_than_asked_still_joins_and_balances() {
     assert!(
         transcript.contains("Stress: only 3 of 4 threads could be created (status C000009A)\n")
     );
-    // Creations fail from the third on: the later phases run on the caller alone.
+    assert_eq!(lines_with(&transcript, "threads could be created").len(), 1);
+    // Creations fail from the third on: the list's runs are on the caller alone.
     assert!(transcript.contains(
-        "Stress tallies balance: 500 blocks allocated and 500 freed by 1 thread(s), 0 allocations failed\n"
+        "Stress tallies balance: 1500 blocks allocated and 1500 freed, 0 allocations failed\n"
     ));
+    assert!(transcript.contains("Stress lookaside-inline: "));
 }
 
 /// Per-processor lists on a kernel with `processors` processors.

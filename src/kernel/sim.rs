@@ -31,7 +31,7 @@ use core::ffi::c_void;
 use core::fmt;
 use core::mem::offset_of;
 use core::ptr;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::alloc::Layout;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -352,17 +352,29 @@ pub unsafe extern "C-unwind" fn ExFreePoolWithTag(P: *mut c_void, Tag: u32) {
     unsafe { std::alloc::dealloc(P.cast(), layout) };
 }
 
+/// The header's two halves as atomics: drivers may read the depth (the low 16 bits of the
+/// first quadword, as wdm.h's inline `ExQueryDepthSList` does) while another thread pushes.
+const fn halves<'a>(head: *mut SLIST_HEADER) -> (&'a AtomicU64, &'a AtomicU64) {
+    let depth = head.wrapping_byte_add(offset_of!(SLIST_HEADER, Alignment));
+    let first = head.wrapping_byte_add(offset_of!(SLIST_HEADER, Region));
+    // SAFETY: the caller's live, aligned header; both fields are only accessed atomically.
+    let depth = unsafe { AtomicU64::from_ptr(depth.cast()) };
+    // SAFETY: as above.
+    let first = unsafe { AtomicU64::from_ptr(first.cast()) };
+    (depth, first)
+}
+
 pub unsafe extern "C-unwind" fn ExpInterlockedPopEntrySList(
     ListHead: *mut SLIST_HEADER,
 ) -> *mut SLIST_ENTRY {
     let _guard = SLIST_LOCK.lock().expect("SList lock");
-    // SAFETY: the caller passes a live header; the lock serialises access to it.
-    let head = unsafe { &mut *ListHead };
-    let first = head.Region as *mut SLIST_ENTRY;
+    // The lock serialises every change of the header.
+    let (depth, region) = halves(ListHead);
+    let first = region.load(Ordering::Relaxed) as *mut SLIST_ENTRY;
     if !first.is_null() {
         // SAFETY: `first` is an entry pushed onto this list and not popped since.
-        head.Region = unsafe { (*first).Next } as u64;
-        head.Alignment -= 1;
+        region.store(unsafe { (*first).Next } as u64, Ordering::Relaxed);
+        depth.fetch_sub(1, Ordering::Relaxed);
     }
     first
 }
@@ -376,20 +388,19 @@ pub unsafe extern "C-unwind" fn ExpInterlockedPushEntrySList(
         ListEntry.is_aligned(),
         "SList entries must be 16-byte aligned"
     );
-    // SAFETY: the caller passes a live header; the lock serialises access to it.
-    let head = unsafe { &mut *ListHead };
-    let first = head.Region as *mut SLIST_ENTRY;
+    // The lock serialises every change of the header.
+    let (depth, region) = halves(ListHead);
+    let first = region.load(Ordering::Relaxed) as *mut SLIST_ENTRY;
     // SAFETY: the caller hands over `ListEntry`, an unused block of at least an SLIST_ENTRY.
     unsafe { (*ListEntry).Next = first };
-    head.Region = ListEntry as u64;
-    head.Alignment += 1;
+    region.store(ListEntry as u64, Ordering::Relaxed);
+    depth.fetch_add(1, Ordering::Relaxed);
     first
 }
 
 pub unsafe extern "C-unwind" fn ExQueryDepthSList(ListHead: *mut SLIST_HEADER) -> u16 {
-    let _guard = SLIST_LOCK.lock().expect("SList lock");
-    // SAFETY: the caller passes a live header.
-    u16::try_from(unsafe { (*ListHead).Alignment }).expect("depth fits a USHORT")
+    let (depth, _) = halves(ListHead);
+    u16::try_from(depth.load(Ordering::Relaxed)).expect("depth fits a USHORT")
 }
 
 unsafe extern "C" fn default_allocate(

@@ -262,7 +262,7 @@ mod tests {
             "LookasideList:   Stress lookaside-inline: 30.1 ns per pair, 2 thread(s), 2.40x the floor",
             "LookasideList:   Stress pool: 150.0 ns per pair, 2 thread(s), 4.98x the lookaside list",
             "LookasideList:   Stress hit rate: 99.95% (1 misses in 2000 allocations, 0 failed)",
-            "LookasideList:   Stress tallies balance: 2000 blocks allocated and 2000 freed by 2 thread(s), 0 allocations failed",
+            "LookasideList:   Stress tallies balance: 6000 blocks allocated and 6000 freed, 0 allocations failed",
         ]
         .map(String::from)
         .to_vec()
