@@ -140,10 +140,12 @@ pub fn run<T: FromZeros + Send>(list: &LookasideList<T>, pool: &Pool, pairs: u32
     let floor_work = || {
         let mut floor = SListFloor::new();
         let mut entry = SListEntry::new();
-        for _ in 0..pairs {
-            floor.push_pop(&mut entry);
+        let found = floor.pop_push(&mut entry, pairs);
+        Tally {
+            allocated: found,
+            freed: found,
+            failed: pairs - found,
         }
-        Tally::default()
     };
     let lookaside_work = || {
         let mut tally = Tally::default();

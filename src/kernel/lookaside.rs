@@ -209,7 +209,10 @@ impl<T> LookasideList<T> {
     /// Takes a block from the list (or, when it is empty, from the pool), zeroed as the seed
     /// zeroes it; `None` when both are exhausted.
     #[must_use]
-    #[inline]
+    // The hot path of the stress run: the release profile optimizes for size, which would
+    // otherwise keep this a call (measured: about 2 ns of a 15 ns pair under Wine).
+    #[allow(clippy::inline_always, reason = "measured on the hot path, see above")]
+    #[inline(always)]
     pub fn allocate(&self) -> Option<Block<'_, T>> {
         if let Some(k) = self.fail_allocation_at {
             self.count_for_fault_injection(k);

@@ -45,7 +45,6 @@ const IMPORTED: &[&str] = &[
     "ExAllocatePoolWithTag",
     "ExFreePool",
     "ExFreePoolWithTag",
-    "ExQueryDepthSList",
     "ExpInterlockedPopEntrySList",
     "ExpInterlockedPushEntrySList",
     "KeBugCheckEx",

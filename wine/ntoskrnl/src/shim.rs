@@ -5,7 +5,7 @@
 use core::cell::UnsafeCell;
 use core::ffi::{c_char, c_void};
 use core::mem::offset_of;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, Ordering};
 
 use crate::accounting::{self, PoolBalance};
 
@@ -102,7 +102,6 @@ unsafe extern "system" {
     fn ExAllocatePoolWithTag(pool_type: PoolType, size: usize, tag: u32) -> *mut c_void;
     fn ExFreePool(block: *mut c_void);
     fn ExFreePoolWithTag(block: *mut c_void, tag: u32);
-    fn ExQueryDepthSList(head: *mut SlistHeader) -> u16;
     fn ExpInterlockedPopEntrySList(head: *mut SlistHeader) -> *mut c_void;
     fn ExpInterlockedPushEntrySList(head: *mut SlistHeader, entry: *mut c_void) -> *mut c_void;
     fn KeGetCurrentProcessorNumberEx(number: *mut ProcessorNumber) -> u32;
@@ -181,6 +180,14 @@ pub unsafe extern "system" fn initialize_lookaside_list_ex(
     STATUS_SUCCESS
 }
 
+/// The entries an SList holds, as the kernel reads them (and wdm.h's inline
+/// `ExQueryDepthSList`): the low 16 bits of the header's first quadword, without a call.
+fn depth(head: &UnsafeCell<SlistHeader>) -> u16 {
+    // SAFETY: the first two bytes of the initialized, 16-byte aligned header; Wine's pushes and
+    // pops change the header only with interlocked (atomic) 16-byte exchanges.
+    unsafe { AtomicU16::from_ptr(head.get().cast::<u16>()) }.load(Ordering::Relaxed)
+}
+
 /// A counter's plain increment, as Windows does it (`+= 1`, no interlocked instruction): when
 /// processors race on one list an increment may be lost, so the counters are approximate under
 /// concurrency, as on Windows. The fixture's exact accounting is the pool balance.
@@ -227,8 +234,7 @@ pub unsafe extern "system" fn free_to_lookaside_list_ex(
     // SAFETY: as in `allocate_from_lookaside_list_ex`.
     let list = unsafe { &*lookaside };
     bump(&list.total_frees);
-    // SAFETY: `list_head` is the list's initialized SLIST_HEADER.
-    let held = unsafe { ExQueryDepthSList(list.list_head.get()) };
+    let held = depth(&list.list_head);
     if accounting::frees_to_routine(held, list.depth) {
         bump(&list.free_misses);
         // SAFETY: `free_ex` is the driver's PFREE_FUNCTION_EX or `default_free`, given an entry
