@@ -4,8 +4,8 @@
 //! Timings come from `KeQueryPerformanceCounter` and are printed, never judged: the log is the
 //! benchmark's output (`cargo xtask bench` reads it back). Each thread times its own loop, after
 //! all threads have started; the floor, the list and the pool take turns for [`RUNS`] runs and
-//! each keeps its fastest, so that a time slice lost to another process on a shared machine
-//! does not count. What must be exact (blocks allocated, freed, failed) each thread counts for
+//! each reports its median run, so that neither a time slice lost to another process on a
+//! shared machine nor a run whose threads happened not to overlap decides the number. What must be exact (blocks allocated, freed, failed) each thread counts for
 //! itself: the list's own counters are approximate when threads race, as on Windows.
 
 use core::cell::Cell;
@@ -16,8 +16,8 @@ use crate::kernel::clock::Instant;
 use crate::kernel::slist::{SListEntry, SListFloor};
 use crate::kernel::{FromZeros, LookasideList, LookasideStats, Pool, thread};
 
-/// How many times each measurement runs; the fastest run counts.
-pub const RUNS: u32 = 3;
+/// How many times each measurement runs; the median run counts.
+pub const RUNS: u32 = 5;
 
 /// Nanoseconds per pair with one decimal, as tenths.
 fn tenths_per_pair(elapsed_ns: u64, pairs: u32) -> u64 {
@@ -57,7 +57,7 @@ struct Slot {
 }
 
 /// One phase's result: threads run, the mean of their own times, their tallies summed.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct Measured {
     ran: u32,
     mean_ns: u64,
@@ -65,18 +65,15 @@ struct Measured {
 }
 
 impl Measured {
-    /// The faster run's time (and thread count), both runs' tallies.
-    const fn best(self, other: Option<Self>) -> Self {
-        match other {
-            Some(other) if other.mean_ns <= self.mean_ns => Self {
-                tally: other.tally.plus(self.tally),
-                ..other
-            },
-            Some(other) => Self {
-                tally: other.tally.plus(self.tally),
-                ..self
-            },
-            None => self,
+    /// The median run's time and thread count, every run's tallies.
+    fn median(mut runs: [Self; RUNS as usize]) -> Self {
+        let tally = runs
+            .iter()
+            .fold(Tally::default(), |sum, run| sum.plus(run.tally));
+        runs.sort_unstable_by_key(|run| run.mean_ns);
+        Self {
+            tally,
+            ..runs[runs.len() / 2]
         }
     }
 }
@@ -134,7 +131,7 @@ fn phase(threads: u32, work: &(dyn Fn() -> Tally + Sync), reported: &Cell<bool>)
 /// pool, and logs ns per pair per thread, the ratios, the hit rate and the balance.
 pub fn run<T: FromZeros + Send>(list: &LookasideList<T>, pool: &Pool, pairs: u32, threads: u32) {
     dbg_print!(
-        "LookasideList:   Stress: {pairs} alloc+free pairs per thread, {threads} thread(s), fastest of {RUNS} runs\n"
+        "LookasideList:   Stress: {pairs} alloc+free pairs per thread, {threads} thread(s), median of {RUNS} runs\n"
     );
 
     let floor_work = || {
@@ -167,17 +164,16 @@ pub fn run<T: FromZeros + Send>(list: &LookasideList<T>, pool: &Pool, pairs: u32
         Tally::default()
     };
     let before = list.stats();
-    let (mut floor, mut lookaside, mut pool_run) = (None, None, None);
+    let mut floors = [Measured::default(); RUNS as usize];
+    let (mut lists, mut pools) = (floors, floors);
     let reported = Cell::new(false);
-    for _ in 0..RUNS {
-        floor = Some(phase(threads, &floor_work, &reported).best(floor));
-        lookaside = Some(phase(threads, &lookaside_work, &reported).best(lookaside));
-        pool_run = Some(phase(threads, &pool_work, &reported).best(pool_run));
+    for ((floor, lookaside), pool) in floors.iter_mut().zip(&mut lists).zip(&mut pools) {
+        *floor = phase(threads, &floor_work, &reported);
+        *lookaside = phase(threads, &lookaside_work, &reported);
+        *pool = phase(threads, &pool_work, &reported);
     }
     let after = list.stats();
-    let (Some(floor), Some(lookaside), Some(pool_run)) = (floor, lookaside, pool_run) else {
-        return;
-    };
+    let [floor, lookaside, pool_run] = [floors, lists, pools].map(Measured::median);
     let ran = floor.ran;
     let floor = tenths_per_pair(floor.mean_ns, pairs);
     dbg_print!(

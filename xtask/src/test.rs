@@ -210,11 +210,11 @@ fn parameter_checks(prefix: &Prefix, tally: &mut Tally) {
                     seed_exact(&load)?;
                     must_contain(
                         &load,
-                        "Stress: 20000 alloc+free pairs per thread, 4 thread(s), fastest of 3 runs",
+                        "Stress: 20000 alloc+free pairs per thread, 4 thread(s), median of 5 runs",
                     )?;
                     must_contain(
                         &load,
-                        "Stress tallies balance: 240000 blocks allocated and 240000 freed, 0 allocations failed",
+                        "Stress tallies balance: 400000 blocks allocated and 400000 freed, 0 allocations failed",
                     )?;
                     clean(&load)
                 })
