@@ -1,8 +1,9 @@
 //! The kernel boundary: the only module that touches the Windows kernel API.
 //!
 //! Everything above it (the intrusive chain, the scenario) sees a small safe API: nonpaged pool
-//! blocks ([`PoolBox`]), a lookaside list with RAII blocks ([`LookasideList`], [`Block`]), the
-//! `LIST_ENTRY` type, and [`print`] for `DbgPrint`.
+//! blocks ([`PoolBox`]), a lookaside list with RAII blocks ([`LookasideList`], [`Block`]; one
+//! shared `LOOKASIDE_LIST_EX` or one per processor, [`ListMode`]), the `LIST_ENTRY` type, and
+//! [`print`] for `DbgPrint`.
 //!
 //! One backend, chosen at compile time, supplies the raw items under the DDK's own names
 //! (`LOOKASIDE_LIST_EX`, `ExInitializeLookasideListEx`, ...):

@@ -13,7 +13,10 @@
 //!
 //! Each test gets its own simulated kernel (`reset`), shared with the system threads the driver
 //! starts, so tests run in parallel without seeing each other. The SList routines are
-//! serialised by a lock and the list counters updated atomically, as the real ones are.
+//! serialised by a lock (their header halves are atomics, so the depth can be read without it),
+//! and the exported lookaside routines bump the list counters with plain increments, as the
+//! kernel does. Processors are simulated too: how many, which one each thread runs on, and
+//! optionally a move to the next one at every `KeGetCurrentProcessorNumberEx`.
 
 // The DDK's names and prototypes, documented there.
 #![allow(
