@@ -12,8 +12,8 @@ use core::pin::{Pin, pin};
 use crate::dbg_print;
 use crate::kernel::registry::{ParametersKey, RegistryPath, RegistryValue};
 use crate::kernel::{
-    self, ApiPath, ControlBlock, FromZeros, LIST_ENTRY, ListOptions, LookasideList, LookasideStats,
-    NTSTATUS, Pool, PoolKind, STATUS_DEVICE_CONFIGURATION_ERROR, pool_tag,
+    self, ApiPath, ControlBlock, FromZeros, LIST_ENTRY, LIST_STRIDE, ListOptions, LookasideList,
+    LookasideStats, NTSTATUS, Pool, PoolKind, STATUS_DEVICE_CONFIGURATION_ERROR, pool_tag,
 };
 use crate::list::{Chain, Linked};
 use crate::parameters::Settings;
@@ -139,8 +139,9 @@ fn describe_list(list: &LookasideList<SomeStructure>, settings: &Settings) {
     }
     if list.lists() > 1 {
         dbg_print!(
-            "LookasideList:   Per-processor lists: {}, one per active processor, 128 bytes apart\n",
-            list.lists()
+            "LookasideList:   Per-processor lists: {}, one per active processor, {} bytes apart\n",
+            list.lists(),
+            LIST_STRIDE
         );
     }
 }

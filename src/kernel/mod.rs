@@ -33,7 +33,7 @@ mod routines;
 pub mod slist;
 pub mod thread;
 
-pub use control::{ControlBlock, ListMode, LookasideControl};
+pub use control::{ControlBlock, ListMode, LookasideControl, STRIDE as LIST_STRIDE};
 #[cfg(all(target_os = "windows", not(test)))]
 pub use ffi::{DRIVER_OBJECT, UNICODE_STRING};
 pub use ffi::{LIST_ENTRY, NTSTATUS, STATUS_DEVICE_CONFIGURATION_ERROR, debug_print};
