@@ -1,4 +1,5 @@
-//! The DLL itself: the added lookaside routines, the counting pool wrappers, the entry point.
+//! The DLL itself: the added lookaside routines, the counting pool wrappers, the processor
+//! number without a system call, the entry point.
 //!
 //! build.rs exports these functions and forwards every other ntoskrnl name to `wntoskrnl.dll`.
 
