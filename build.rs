@@ -47,6 +47,8 @@ mod ddk {
         "ExpInterlockedPopEntrySList",
         "ExpInterlockedPushEntrySList",
         "KdRefreshDebuggerNotPresent",
+        "KeGetCurrentProcessorNumberEx",
+        "KeQueryActiveProcessorCountEx",
         "KeQueryPerformanceCounter",
         "MmGetSystemRoutineAddress",
         "PsCreateSystemThread",

@@ -70,10 +70,12 @@ pub fn expected_counters(depth: u32) -> [(&'static str, u32); 6] {
     ]
 }
 
-/// The value after `name = ` in the statistics block.
+/// The value after `name = ` in the last statistics block: the list's, or with per-processor
+/// lists, that of all lists together.
 pub fn statistic(transcript: &str, name: &str) -> u32 {
     let line = transcript
         .lines()
+        .rev()
         .find(|line| line.starts_with("LookasideList:     ") && line.contains(&format!("{name} ")))
         .unwrap_or_else(|| panic!("no {name} in the statistics"));
     let after = line.split(&format!("{name} ")).nth(1).unwrap();

@@ -9,7 +9,7 @@ use core::num::NonZeroU32;
 
 use crate::dbg_print;
 use crate::kernel::registry::RegistryValue;
-use crate::kernel::{ApiPath, NTSTATUS, PoolKind};
+use crate::kernel::{ApiPath, ListMode, NTSTATUS, PoolKind};
 
 /// One parameter: its name, allowed range and default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,14 +69,23 @@ pub const FAIL_ALLOCATION_AT: Spec = Spec {
     default: 0,
 };
 
+/// `ListMode`: 0 = one shared list, 1 = one list per active processor.
+pub const LIST_MODE: Spec = Spec {
+    name: c"ListMode",
+    min: 0,
+    max: 1,
+    default: 0,
+};
+
 /// Every parameter, in the order they are read and logged.
-pub const ALL: [Spec; 6] = [
+pub const ALL: [Spec; 7] = [
     LIST_TYPE,
     BREAK_BEFORE_DELETE,
     STRESS_ITERATIONS,
     API_PATH,
     STRESS_THREADS,
     FAIL_ALLOCATION_AT,
+    LIST_MODE,
 ];
 
 /// The settings a run uses.
@@ -94,6 +103,8 @@ pub struct Settings {
     pub stress_threads: u32,
     /// Fault injection.
     pub fail_allocation_at: Option<NonZeroU32>,
+    /// One shared list or one per processor.
+    pub list_mode: ListMode,
 }
 
 impl Default for Settings {
@@ -203,6 +214,7 @@ impl Settings {
             api_path,
             stress_threads,
             fail_allocation_at,
+            list_mode,
         ] = values;
         Self {
             list_type: if list_type == 1 {
@@ -219,6 +231,11 @@ impl Settings {
             },
             stress_threads,
             fail_allocation_at: NonZeroU32::new(fail_allocation_at),
+            list_mode: if list_mode == 1 {
+                ListMode::PerProcessor
+            } else {
+                ListMode::Shared
+            },
         }
     }
 
@@ -254,14 +271,19 @@ impl Settings {
             ApiPath::Exported => c"1 (exported)",
             ApiPath::Inline => c"2 (inline)",
         };
+        let list_mode = match self.list_mode {
+            ListMode::Shared => c"0 (shared)",
+            ListMode::PerProcessor => c"1 (per-processor)",
+        };
         dbg_print!(
-            "LookasideList:   Parameters: ListType %s, ApiPath %s, StressIterations %u, StressThreads %u, FailAllocationAt %u, BreakBeforeDelete %u\n",
+            "LookasideList:   Parameters: ListType %s, ApiPath %s, StressIterations %u, StressThreads %u, FailAllocationAt %u, BreakBeforeDelete %u, ListMode %s\n",
             list_type,
             api_path,
             self.stress_iterations,
             self.stress_threads,
             self.fail_allocation_at.map_or(0, NonZeroU32::get),
             u32::from(self.break_before_delete),
+            list_mode,
         );
     }
 }
@@ -366,6 +388,7 @@ mod tests {
                 api_path: ApiPath::Inline,
                 stress_threads: STRESS_THREADS.max,
                 fail_allocation_at: NonZeroU32::new(FAIL_ALLOCATION_AT.max),
+                list_mode: ListMode::PerProcessor,
             }
         );
     }
@@ -373,7 +396,7 @@ mod tests {
     #[test]
     fn settings_from_the_registry() {
         let read = |name: &CStr| match name.to_bytes() {
-            b"ListType" => RegistryValue::Dword(1),
+            b"ListType" | b"ListMode" => RegistryValue::Dword(1),
             b"ApiPath" => RegistryValue::Dword(2),
             b"StressIterations" => RegistryValue::Dword(1000),
             b"StressThreads" => RegistryValue::Dword(65),
@@ -391,6 +414,7 @@ mod tests {
                 api_path: ApiPath::Inline,
                 stress_threads: 1,
                 fail_allocation_at: NonZeroU32::new(3),
+                list_mode: ListMode::PerProcessor,
             }
         );
         assert_eq!(complaints.len(), 1);

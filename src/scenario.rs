@@ -14,8 +14,8 @@ use core::pin::{Pin, pin};
 use crate::dbg_print;
 use crate::kernel::registry::{ParametersKey, RegistryPath, RegistryValue};
 use crate::kernel::{
-    self, ApiPath, FromZeros, LIST_ENTRY, ListOptions, LookasideControl, LookasideList, NTSTATUS,
-    Pool, PoolKind, STATUS_DEVICE_CONFIGURATION_ERROR, pool_tag,
+    self, ApiPath, ControlBlock, FromZeros, LIST_ENTRY, LIST_STRIDE, ListOptions, LookasideList,
+    LookasideStats, NTSTATUS, Pool, PoolKind, STATUS_DEVICE_CONFIGURATION_ERROR, pool_tag,
 };
 use crate::list::{Chain, Linked};
 use crate::parameters::Settings;
@@ -59,8 +59,8 @@ unsafe impl Send for SomeStructure {}
 pub fn driver_entry(registry_path: Option<RegistryPath<'_>>) -> NTSTATUS {
     dbg_print!("\nLookasideList: Entering DriverEntry\n");
     let settings = read_settings(registry_path);
-    if let Some(control) = Pool::new(PoolKind::NonPaged, TAG).allocate::<LookasideControl>() {
-        let address = control.as_ptr();
+    if let Some(control) = ControlBlock::allocate(settings.list_mode, TAG) {
+        let address = control.address();
         dbg_print!(
             "LookasideList: Nonpaged memory for lookaside list allocated at address %p\n",
             address
@@ -144,6 +144,13 @@ fn describe_list(list: &LookasideList<SomeStructure>, settings: &Settings) {
             k.get()
         );
     }
+    if list.lists() > 1 {
+        dbg_print!(
+            "LookasideList:   Per-processor lists: %u, one per active processor, %u bytes apart\n",
+            list.lists(),
+            u32::try_from(LIST_STRIDE).unwrap_or(u32::MAX)
+        );
+    }
 }
 
 /// What runs between the drained chain and `ExDeleteLookasideListEx`: the stress run, the
@@ -174,16 +181,29 @@ fn after_the_seed(list: &LookasideList<SomeStructure>, settings: &Settings) {
     }
 }
 
-/// The counters as WinDbg's `!lookaside <address>` lays them out.
+/// The counters as WinDbg's `!lookaside <address>` lays them out: of the list, or of each
+/// per-processor list and then of all together.
 fn log_statistics(list: &LookasideList<SomeStructure>) {
-    let stats = list.stats();
-    let address = list.address();
+    if list.lists() == 1 {
+        let (address, stats) = list.stats_of(0);
+        log_list_statistics(address, &stats);
+        return;
+    }
+    for index in 0..list.lists() {
+        let (address, stats) = list.stats_of(index);
+        dbg_print!("LookasideList:   Processor %u's list:\n", index);
+        log_list_statistics(address, &stats);
+    }
+    dbg_print!(
+        "LookasideList:   All %u per-processor lists together:\n",
+        list.lists()
+    );
+    log_counters(&list.stats());
+}
+
+/// One list's `!lookaside` output.
+fn log_list_statistics<T>(address: *mut T, stats: &LookasideStats) {
     let [t0, t1, t2, t3] = printable_tag(stats.tag);
-    let percent = |total: u32, misses: u32| {
-        (u64::from(total - misses.min(total)) * 100)
-            .checked_div(u64::from(total))
-            .unwrap_or(0)
-    };
     dbg_print!(
         "LookasideList:   Statistics, as !lookaside %p shows them:\n",
         address
@@ -196,6 +216,16 @@ fn log_statistics(list: &LookasideList<SomeStructure>) {
         t2,
         t3
     );
+    log_counters(stats);
+}
+
+/// The counter lines of `!lookaside`.
+fn log_counters(stats: &LookasideStats) {
+    let percent = |total: u32, misses: u32| {
+        (u64::from(total - misses.min(total)) * 100)
+            .checked_div(u64::from(total))
+            .unwrap_or(0)
+    };
     dbg_print!(
         "LookasideList:     Type           =     %04X %s\n",
         stats.pool_type,
@@ -209,7 +239,7 @@ fn log_statistics(list: &LookasideList<SomeStructure>) {
     dbg_print!(
         "LookasideList:     Size           = %8u   Max Alloc  = %8u\n",
         stats.size,
-        u32::from(stats.depth) * stats.size
+        stats.depth.saturating_mul(stats.size)
     );
     dbg_print!(
         "LookasideList:     AllocateMisses = %8u   FreeMisses = %8u\n",

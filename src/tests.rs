@@ -294,6 +294,7 @@ fn bad_registry_values_are_named_with_their_range_and_default() {
         ("ApiPath", RegValue::Other(11)),
         ("StressThreads", RegValue::Dword(0)),
         ("FailAllocationAt", RegValue::Other(3)),
+        ("ListMode", RegValue::Dword(2)),
     ]));
     let complaints = lines_with(&transcript, "using the default");
     assert_eq!(
@@ -305,6 +306,7 @@ fn bad_registry_values_are_named_with_their_range_and_default() {
             "LookasideList:   Parameter ApiPath is a REG_QWORD, not a REG_DWORD; allowed 0..2, using the default 0",
             "LookasideList:   Parameter StressThreads = 0 is out of range; allowed 1..64, using the default 1",
             "LookasideList:   Parameter FailAllocationAt is a REG_BINARY, not a REG_DWORD; allowed 0..1000000, using the default 0",
+            "LookasideList:   Parameter ListMode = 2 is out of range; allowed 0..1, using the default 0",
         ]
     );
     let (seed, _) = name_addresses(&seed_lines(&transcript));
@@ -321,7 +323,7 @@ fn missing_parameters_key_means_defaults_silently() {
     assert!(lines_with(&transcript, "using the default").is_empty());
     assert!(transcript.contains(
         "Parameters: ListType 0 (nonpaged), ApiPath 0 (auto), StressIterations 0, StressThreads 1, \
-         FailAllocationAt 0, BreakBeforeDelete 0\n"
+         FailAllocationAt 0, BreakBeforeDelete 0, ListMode 0 (shared)\n"
     ));
 }
 
@@ -357,21 +359,23 @@ fn break_before_delete_breaks_only_with_a_debugger() {
 }
 
 #[test]
-fn stress_run_reports_timings_and_balanced_counters() {
+fn stress_run_reports_timings_and_balanced_tallies_in_both_list_modes() {
     for kernel in every_kernel() {
-        for threads in [1, 4] {
+        for (list_mode, threads) in [(0, 1), (0, 4), (1, 1), (1, 4)] {
             let config = Config {
                 parameters: Some(vec![
                     ("StressIterations", RegValue::Dword(2000)),
                     ("StressThreads", RegValue::Dword(threads)),
+                    ("ListMode", RegValue::Dword(list_mode)),
                 ]),
+                processors: 2,
                 ..kernel.clone()
             };
             let transcript = run(config);
             let (seed, _) = name_addresses(&seed_lines(&transcript));
             assert_eq!(seed, expected::SEED);
             assert!(transcript.contains(&format!(
-                "Stress: 2000 alloc+free pairs per thread, {threads} thread(s)\n"
+                "Stress: 2000 alloc+free pairs per thread, {threads} thread(s), fastest of 5 runs whose threads overlapped\n"
             )));
             for name in ["slist-floor", "pool"] {
                 assert_eq!(
@@ -390,10 +394,23 @@ fn stress_run_reports_timings_and_balanced_counters() {
                 line[0].contains(&format!("{threads} thread(s)")),
                 "{line:?}"
             );
-            assert!(transcript.contains("Stress counters balance: TotalAllocates "));
-            let total = 10 + 2000 * threads;
-            assert_eq!(statistic(&transcript, "TotalAllocates"), total);
-            assert_eq!(statistic(&transcript, "TotalFrees"), total);
+            let pairs = 2000 * threads * crate::stress::RUNS;
+            assert!(transcript.contains(&format!(
+                "Stress tallies balance: {pairs} blocks allocated and {pairs} freed, 0 allocations failed\n"
+            )));
+            assert!(transcript.contains("Stress hit rate: "));
+            // The counters are the kernel's plain increments: exact for one thread, and never
+            // more than the allocations when threads race.
+            let total = 10 + pairs;
+            let (allocates, frees) = (
+                statistic(&transcript, "TotalAllocates"),
+                statistic(&transcript, "TotalFrees"),
+            );
+            if threads == 1 {
+                assert_eq!((allocates, frees), (total, total));
+            } else {
+                assert!(allocates <= total && frees <= total, "{allocates} {frees}");
+            }
         }
     }
 }
@@ -412,7 +429,157 @@ fn stress_run_with_fewer_threads_than_asked_still_joins_and_balances() {
     assert!(
         transcript.contains("Stress: only 3 of 4 threads could be created (status C000009A)\n")
     );
-    assert!(transcript.contains("Stress counters balance"));
+    assert_eq!(lines_with(&transcript, "threads could be created").len(), 1);
+    // Creations fail from the third on: the list's runs are on the caller alone.
+    assert!(transcript.contains(
+        "Stress tallies balance: 2500 blocks allocated and 2500 freed, 0 allocations failed\n"
+    ));
+    assert!(transcript.contains("Stress lookaside-inline: "));
+}
+
+/// Per-processor lists on a kernel with `processors` processors.
+fn per_processor(kernel: &Config, processors: u32, migrate: bool) -> Config {
+    let mut parameters = kernel.parameters.clone().unwrap_or_default();
+    parameters.push(("ListMode", RegValue::Dword(1)));
+    Config {
+        parameters: Some(parameters),
+        processors,
+        migrate_every_call: migrate,
+        ..kernel.clone()
+    }
+}
+
+#[test]
+fn per_processor_lists_keep_the_seeds_transcript_even_when_every_call_moves() {
+    for kernel in every_kernel() {
+        for api_path in 0..=2 {
+            for (processors, migrate) in [(1, false), (4, false), (4, true), (3, true)] {
+                let kernel = Config {
+                    parameters: Some(vec![("ApiPath", RegValue::Dword(api_path))]),
+                    ..kernel.clone()
+                };
+                let config = per_processor(&kernel, processors, migrate);
+                let transcript = run(config.clone());
+                let (seed, addresses) = name_addresses(&seed_lines(&transcript));
+                assert_eq!(seed, expected::SEED, "{config:?}");
+                assert_eq!(addresses.len(), 7, "{config:?}");
+                assert_eq!(expected::check_block_reuse(&transcript), Ok(()));
+                assert!(transcript.contains("ListMode 1 (per-processor)\n"));
+                let lists = lines_with(&transcript, "'s list:").len();
+                if processors == 1 {
+                    assert_eq!(lists, 0, "one processor, one list: as the shared list");
+                } else {
+                    assert_eq!(lists, processors as usize, "{config:?}");
+                    assert!(transcript.contains(&format!(
+                        "Per-processor lists: {processors}, one per active processor"
+                    )));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn per_processor_statistics_per_list_and_in_total() {
+    for kernel in every_kernel() {
+        for migrate in [false, true] {
+            let transcript = run(per_processor(&kernel, 3, migrate));
+            assert!(transcript.contains("LookasideList:   All 3 per-processor lists together:\n"));
+            // The total comes last: `statistic` reads it.
+            assert_eq!(statistic(&transcript, "TotalAllocates"), 10);
+            assert_eq!(statistic(&transcript, "TotalFrees"), 10);
+            assert_eq!(statistic(&transcript, "Max Depth"), 12);
+            assert_eq!(statistic(&transcript, "Size"), 32);
+            // Each list is 128-byte aligned, 128 bytes after the previous one.
+            let lists: Vec<usize> = lines_with(&transcript, "Statistics, as !lookaside ")
+                .iter()
+                .map(|line| {
+                    let address = line.split("!lookaside ").nth(1).unwrap();
+                    usize::from_str_radix(&address[..16], 16).unwrap()
+                })
+                .collect();
+            assert_eq!(lists.len(), 3);
+            assert_eq!(lists[0] % 128, 0);
+            for pair in lists.windows(2) {
+                assert_eq!(pair[1] - pair[0], 128);
+            }
+            let per_list = |name: &str| -> Vec<u32> {
+                transcript
+                    .lines()
+                    .filter(|line| line.starts_with("LookasideList:     ") && line.contains(name))
+                    .map(|line| {
+                        let after = line.split(name).nth(1).unwrap();
+                        after
+                            .trim_start_matches([' ', '='])
+                            .split_whitespace()
+                            .next()
+                            .unwrap()
+                            .parse()
+                            .unwrap()
+                    })
+                    .collect()
+            };
+            let allocates = per_list("TotalAllocates ");
+            let frees = per_list("TotalFrees ");
+            assert_eq!(allocates.len(), 4, "three lists and the total");
+            if migrate {
+                // Blocks were freed on other processors than they came from.
+                assert!(allocates.iter().zip(&frees).take(3).any(|(a, f)| a != f));
+            } else {
+                // One thread on processor 0: the other lists are untouched.
+                assert_eq!(allocates[..3], [10, 0, 0]);
+                assert_eq!(frees[..3], [10, 0, 0]);
+            }
+        }
+    }
+}
+
+#[test]
+fn per_processor_fault_injection_for_every_k_unwinds_cleanly() {
+    for kernel in every_kernel() {
+        for k in 1..=10 {
+            let kernel = Config {
+                parameters: Some(vec![("FailAllocationAt", RegValue::Dword(k))]),
+                ..kernel.clone()
+            };
+            let transcript = run(per_processor(&kernel, 3, true));
+            let seed = seed_lines(&transcript);
+            assert_eq!(expected::check_fault_injection(&seed, k), Ok(()), "k = {k}");
+            assert_eq!(statistic(&transcript, "TotalAllocates"), 10, "k = {k}");
+            assert_eq!(statistic(&transcript, "TotalFrees"), 9, "k = {k}");
+        }
+    }
+}
+
+#[test]
+fn per_processor_failures_unwind_cleanly() {
+    let kernel = Config {
+        fail_pool_allocation: Some(1),
+        ..Config::default()
+    };
+    assert_eq!(
+        seed_lines(&run(per_processor(&kernel, 4, false))),
+        "\nLookasideList: Entering DriverEntry\n\
+         LookasideList: Couldn't allocate nonpaged memory for lookaside list control structure\n\
+         LookasideList: Leaving DriverEntry\n"
+    );
+    let kernel = Config {
+        fail_init: Some(sim::STATUS_INSUFFICIENT_RESOURCES),
+        ..Config::default()
+    };
+    let transcript = run(per_processor(&kernel, 4, false));
+    assert!(transcript.contains("Couldn't initialize lookaside list, status C000009A\n"));
+    for n in 2..=8 {
+        let kernel = Config {
+            fail_pool_allocation: Some(n),
+            ..Config::default()
+        };
+        let transcript = run(per_processor(&kernel, 2, true));
+        assert!(
+            transcript.ends_with("LookasideList: Leaving DriverEntry\n"),
+            "n = {n}"
+        );
+    }
 }
 
 #[test]

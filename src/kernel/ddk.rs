@@ -25,11 +25,12 @@ pub use bindings::{
     DRIVER_OBJECT, DbgBreakPoint, DbgPrint, ExAllocatePoolWithTag, ExDeleteLookasideListEx,
     ExFlushLookasideListEx, ExFreePoolWithTag, ExInitializeLookasideListEx, ExQueryDepthSList,
     ExpInterlockedPopEntrySList, ExpInterlockedPushEntrySList, HANDLE, KEY_QUERY_VALUE,
-    KdRefreshDebuggerNotPresent, KeQueryPerformanceCounter, LARGE_INTEGER, LIST_ENTRY,
-    LOOKASIDE_LIST_EX, MmGetSystemRoutineAddress, NTSTATUS, OBJ_CASE_INSENSITIVE,
-    OBJ_KERNEL_HANDLE, OBJECT_ATTRIBUTES, PALLOCATE_FUNCTION_EX, PFREE_FUNCTION_EX, POOL_TYPE,
-    PsCreateSystemThread, PsTerminateSystemThread, REG_DWORD, SIZE_T, SLIST_ENTRY, SLIST_HEADER,
-    SYNCHRONIZE, UNICODE_STRING, ZwClose, ZwOpenKey, ZwQueryValueKey, ZwWaitForSingleObject,
+    KdRefreshDebuggerNotPresent, KeGetCurrentProcessorNumberEx, KeQueryActiveProcessorCountEx,
+    KeQueryPerformanceCounter, LARGE_INTEGER, LIST_ENTRY, LOOKASIDE_LIST_EX,
+    MmGetSystemRoutineAddress, NTSTATUS, OBJ_CASE_INSENSITIVE, OBJ_KERNEL_HANDLE,
+    OBJECT_ATTRIBUTES, PALLOCATE_FUNCTION_EX, PFREE_FUNCTION_EX, POOL_TYPE, PsCreateSystemThread,
+    PsTerminateSystemThread, REG_DWORD, SIZE_T, SLIST_ENTRY, SLIST_HEADER, SYNCHRONIZE,
+    UNICODE_STRING, ZwClose, ZwOpenKey, ZwQueryValueKey, ZwWaitForSingleObject,
 };
 
 // ntstatus.h writes these as `((NTSTATUS)0xC0000182L)`, which bindgen does not evaluate.

@@ -437,6 +437,7 @@ args!(A.0, B.1, C.2);
 args!(A.0, B.1, C.2, D.3);
 args!(A.0, B.1, C.2, D.3, E.4);
 args!(A.0, B.1, C.2, D.3, E.4, F.5);
+args!(A.0, B.1, C.2, D.3, E.4, F.5, G.6);
 
 /// `DbgPrint(F::TEXT, args...)` once [`check`] has passed at compile time; what
 /// [`dbg_print!`](crate::dbg_print) expands to.

@@ -1,19 +1,23 @@
-//! `LOOKASIDE_LIST_EX` behind a safe type whose blocks return themselves when dropped.
+//! `LOOKASIDE_LIST_EX` behind a safe type whose blocks return themselves when dropped: one
+//! shared list, or one list per processor behind the same API.
 //!
 //! `ExAllocateFromLookasideListEx` and `ExFreeToLookasideListEx` are inline functions in every
 //! WDK header before 10.0.22621 and kernel exports only since Windows 11 22H2. The list uses the
-//! exports where the running kernel has them and otherwise this module's port of the header's
-//! inline body, so the same driver loads from Windows 10 1507 to the newest Windows 11.
+//! exports where the running kernel has them and otherwise the port of the header's inline body
+//! (`list_ex`), so the same driver loads from Windows 10 1507 to the newest Windows 11.
 
 use core::ffi::c_void;
 use core::marker::PhantomData;
 use core::mem::offset_of;
 use core::num::NonZeroU32;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
+use super::control::{self, ControlBlock, LookasideControl, SetInfo};
 use super::ffi::{self, LOOKASIDE_LIST_EX, NTSTATUS};
-use super::pool::{PoolBox, PoolKind};
+use super::list_ex::{ListEx, LookasideStats};
+use super::pool::PoolKind;
+use super::processor;
 use super::routines::{AllocateFromLookaside, FreeToLookaside, Routines};
 
 /// Which implementation of the allocate/free pair the list uses.
@@ -28,62 +32,6 @@ pub enum ApiPath {
     Inline,
 }
 
-/// The counters WinDbg's `!lookaside` shows, read from the `LOOKASIDE_LIST_EX` itself.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LookasideStats {
-    /// Blocks kept on the list now (`ExQueryDepthSList` of its `ListHead`).
-    pub current_depth: u16,
-    /// `L.Depth`: how many blocks the list may keep (tuned by the kernel once a second).
-    pub depth: u16,
-    /// `L.MaximumDepth`.
-    pub maximum_depth: u16,
-    /// `L.TotalAllocates`.
-    pub total_allocates: u32,
-    /// `L.AllocateMisses`: allocations the list could not serve, passed on to the pool.
-    pub allocate_misses: u32,
-    /// `L.TotalFrees`.
-    pub total_frees: u32,
-    /// `L.FreeMisses`: frees that found the list full and went back to the pool.
-    pub free_misses: u32,
-    /// `L.Type`, the `POOL_TYPE` of the blocks.
-    pub pool_type: u32,
-    /// `L.Tag`.
-    pub tag: u32,
-    /// `L.Size`, the block size in bytes.
-    pub size: u32,
-}
-
-/// Byte offsets of the `GENERAL_LOOKASIDE_POOL` fields the inline port touches, taken from the
-/// bindings so that both real backends and the simulation agree with the headers' layout.
-mod field {
-    use super::{LOOKASIDE_LIST_EX, offset_of};
-    pub const LIST_HEAD: usize = offset_of!(LOOKASIDE_LIST_EX, L.__bindgen_anon_1.ListHead);
-    pub const DEPTH: usize = offset_of!(LOOKASIDE_LIST_EX, L.Depth);
-    pub const MAXIMUM_DEPTH: usize = offset_of!(LOOKASIDE_LIST_EX, L.MaximumDepth);
-    pub const TOTAL_ALLOCATES: usize = offset_of!(LOOKASIDE_LIST_EX, L.TotalAllocates);
-    pub const ALLOCATE_MISSES: usize =
-        offset_of!(LOOKASIDE_LIST_EX, L.__bindgen_anon_2.AllocateMisses);
-    pub const TOTAL_FREES: usize = offset_of!(LOOKASIDE_LIST_EX, L.TotalFrees);
-    pub const FREE_MISSES: usize = offset_of!(LOOKASIDE_LIST_EX, L.__bindgen_anon_3.FreeMisses);
-    pub const TYPE: usize = offset_of!(LOOKASIDE_LIST_EX, L.Type);
-    pub const TAG: usize = offset_of!(LOOKASIDE_LIST_EX, L.Tag);
-    pub const SIZE: usize = offset_of!(LOOKASIDE_LIST_EX, L.Size);
-    pub const ALLOCATE_EX: usize = offset_of!(LOOKASIDE_LIST_EX, L.__bindgen_anon_4.AllocateEx);
-    pub const FREE_EX: usize = offset_of!(LOOKASIDE_LIST_EX, L.__bindgen_anon_5.FreeEx);
-}
-
-/// The lookaside control block: the kernel's `LOOKASIDE_LIST_EX`, then the driver's context.
-///
-/// The allocate callback finds the context from the list pointer it receives
-/// (`CONTAINING_RECORD`, the pattern the `ExInitializeLookasideListEx` documentation shows).
-/// Allocated from nonpaged pool whatever the blocks' pool, as Microsoft requires.
-#[repr(C)]
-pub struct LookasideControl {
-    list: LOOKASIDE_LIST_EX,
-    /// Set just before the allocation that fault injection makes fail.
-    fail_next: AtomicBool,
-}
-
 /// How a [`LookasideList`] is set up.
 #[derive(Clone, Copy, Debug)]
 pub struct ListOptions {
@@ -93,49 +41,57 @@ pub struct ListOptions {
     pub tag: u32,
     /// Exported routines or the inline port.
     pub path: ApiPath,
-    /// Fault injection: make this allocation (1-based) fail. Only then does the list get an
-    /// allocate callback; otherwise it has the system's (NULL callbacks, the fast path).
+    /// Fault injection: make this allocation (1-based) fail. Only then, or with per-processor
+    /// lists, does a list get the driver's allocate callback; otherwise it has the system's
+    /// (NULL callbacks, the fast path).
     pub fail_allocation_at: Option<NonZeroU32>,
 }
 
-/// A lookaside list of `T`-sized blocks.
+/// A lookaside list of `T`-sized blocks: one `LOOKASIDE_LIST_EX`, or one per processor.
 ///
-/// The control structure lives in a [`PoolBox`] and never moves, because the kernel links it
+/// With several lists, a block comes from the list of the processor the caller runs on and
+/// goes back to the list of the processor that frees it, which may be another one. A list that
+/// runs empty takes a block another processor's list keeps (in its allocate callback) before it
+/// asks the pool, so blocks are reused whichever processor freed them.
+///
+/// The control blocks live in a [`ControlBlock`] and never move, because the kernel links them
 /// into its own list of lookaside lists. Blocks borrow the list, so the borrow checker proves
-/// that every block is back before [`LookasideList::delete`] runs.
+/// that every block is back before [`LookasideList::delete`] deletes any list.
 pub struct LookasideList<T> {
-    control: PoolBox<LookasideControl>,
+    first: NonNull<LookasideControl>,
+    lists: u32,
     allocate_export: Option<AllocateFromLookaside>,
     free_export: Option<FreeToLookaside>,
     fail_allocation_at: Option<NonZeroU32>,
+    /// Allocations so far, counted only for fault injection.
     allocations: AtomicU32,
-    failed_allocations: AtomicU32,
+    control: ControlBlock,
     _blocks: PhantomData<T>,
 }
 
-// SAFETY: the list is built for concurrent use: the kernel's routines and the inline port are
-// interlocked, and the wrapper's own state is atomic.
+// SAFETY: the list is built for concurrent use: the SList pops and pushes are interlocked, the
+// counters are updated as the kernel updates them (approximate, never unsound), and the
+// wrapper's own state is read-only or atomic.
 unsafe impl<T: Send> Sync for LookasideList<T> {}
 
 /// Why a list could not be created; the control block comes back for the caller to free.
 pub struct InitError {
     /// What `ExInitializeLookasideListEx` returned.
     pub status: NTSTATUS,
-    /// The untouched control block.
-    pub control: PoolBox<LookasideControl>,
+    /// The control block, no list initialised in it.
+    pub control: ControlBlock,
 }
 
 impl<T> LookasideList<T> {
-    /// `ExInitializeLookasideListEx` over `control`: blocks of `size_of::<T>()` bytes, with
-    /// the system's own allocate and free routines (NULL callbacks, the fast path Microsoft
-    /// recommends) unless fault injection is asked for.
+    /// `ExInitializeLookasideListEx` over each control block of `control`: blocks of
+    /// `size_of::<T>()` bytes, with the system's own allocate and free routines (NULL
+    /// callbacks, the fast path Microsoft recommends) unless fault injection or a set of
+    /// per-processor lists needs the driver's allocate callback.
     ///
     /// # Errors
-    /// The status of a failed initialisation, with the control block returned unchanged.
-    pub fn new(
-        control: PoolBox<LookasideControl>,
-        options: ListOptions,
-    ) -> Result<Self, InitError> {
+    /// The status of a failed initialisation, with the control block returned (every list
+    /// initialised before the failure is deleted again).
+    pub fn new(control: ControlBlock, options: ListOptions) -> Result<Self, InitError> {
         const {
             // A free block holds an SLIST_ENTRY while it waits on the list.
             assert!(size_of::<T>() >= size_of::<ffi::SLIST_ENTRY>());
@@ -149,47 +105,75 @@ impl<T> LookasideList<T> {
                 (routines.allocate_from_lookaside, routines.free_to_lookaside)
             }
         };
-        let allocate: ffi::PALLOCATE_FUNCTION_EX = match options.fail_allocation_at {
-            Some(_) => Some(fault_injecting_allocate),
-            None => None,
-        };
-        let context = control.as_ptr();
-        let flag = context.wrapping_byte_add(offset_of!(LookasideControl, fail_next));
-        // SAFETY: the block is ours alone; the flag is written before the list exists.
-        unsafe { flag.cast::<AtomicBool>().write(AtomicBool::new(false)) };
-        // SAFETY: `control` is a nonpaged, 16-byte aligned block holding a LOOKASIDE_LIST_EX
-        // that nothing else uses; the callbacks are NULL (the pool) or ours, whose prototype
-        // matches; Flags and Depth are the documented zeros.
-        let status = unsafe {
-            ffi::ExInitializeLookasideListEx(
-                context.cast(),
-                allocate,
-                None,
-                options.pool.pool_type(),
-                0,
-                size_of::<T>() as _,
-                options.tag,
-                0,
-            )
-        };
-        if status < 0 {
-            return Err(InitError { status, control });
+        let first = control.first();
+        let count = control.count();
+        let allocate: ffi::PALLOCATE_FUNCTION_EX =
+            if options.fail_allocation_at.is_some() || count > 1 {
+                Some(allocate_for_set)
+            } else {
+                None
+            };
+        for index in 0..count {
+            let block = control::nth(first, index).as_ptr();
+            let set = SetInfo {
+                first,
+                count,
+                index,
+                fail_next: AtomicBool::new(false),
+            };
+            let field = block.wrapping_byte_add(offset_of!(LookasideControl, set));
+            // SAFETY: the control block is ours alone (the list is not initialised yet); the
+            // field is written before the list exists.
+            unsafe { field.cast::<SetInfo>().write(set) };
+            // SAFETY: `block` is a nonpaged, 16-byte aligned LOOKASIDE_LIST_EX that nothing
+            // else uses; the callbacks are NULL (the pool) or ours, whose prototype matches;
+            // Flags and Depth are the documented zeros.
+            let status = unsafe {
+                ffi::ExInitializeLookasideListEx(
+                    block.cast(),
+                    allocate,
+                    None,
+                    options.pool.pool_type(),
+                    0,
+                    size_of::<T>() as _,
+                    options.tag,
+                    0,
+                )
+            };
+            if status < 0 {
+                for initialised in 0..index {
+                    // SAFETY: initialised above, never used for a block, deleted once.
+                    unsafe {
+                        ffi::ExDeleteLookasideListEx(
+                            control::nth(first, initialised).cast().as_ptr(),
+                        );
+                    }
+                }
+                return Err(InitError { status, control });
+            }
         }
         Ok(Self {
-            control,
+            first,
+            lists: count,
             allocate_export,
             free_export,
             fail_allocation_at: options.fail_allocation_at,
             allocations: AtomicU32::new(0),
-            failed_allocations: AtomicU32::new(0),
+            control,
             _blocks: PhantomData,
         })
     }
 
-    /// The control structure's address (what `!lookaside` takes).
+    /// The first list's address (what `!lookaside` takes; the only list in shared mode).
     #[must_use]
     pub const fn address(&self) -> *mut LOOKASIDE_LIST_EX {
-        self.control.as_ptr().cast()
+        self.first.as_ptr().cast()
+    }
+
+    /// How many lists: 1, or one per active processor.
+    #[must_use]
+    pub const fn lists(&self) -> u32 {
+        self.lists
     }
 
     /// Whether blocks go through the kernel's exported routines (`false`: the inline port).
@@ -198,41 +182,68 @@ impl<T> LookasideList<T> {
         self.allocate_export.is_some()
     }
 
+    /// List `index` (< `lists()`), valid while `self` is.
+    const fn list(&self, index: u32) -> ListEx<'_> {
+        let control = control::nth(self.first, index);
+        // SAFETY: every list of the set was initialised in `new` and is deleted only when
+        // `self` is consumed or dropped, after this borrow.
+        unsafe { ListEx::new(control.cast()) }
+    }
+
+    /// The list of the processor the caller runs on (the only one in shared mode).
+    #[inline]
+    fn current(&self) -> ListEx<'_> {
+        if self.lists == 1 {
+            return self.list(0);
+        }
+        let processor = processor::current_index();
+        // A processor added after the count was taken has a higher index: it shares a list.
+        let index = if processor < self.lists {
+            processor
+        } else {
+            processor % self.lists
+        };
+        self.list(index)
+    }
+
     /// Takes a block from the list (or, when it is empty, from the pool), zeroed as the seed
     /// zeroes it; `None` when both are exhausted.
     #[must_use]
+    // The hot path of the stress run: the release profile optimizes for size, which would
+    // otherwise keep this a call (measured: about 2 ns of a 15 ns pair under Wine).
+    #[allow(clippy::inline_always, reason = "measured on the hot path, see above")]
+    #[inline(always)]
     pub fn allocate(&self) -> Option<Block<'_, T>> {
-        let list = self.address();
-        let count = self
-            .allocations
-            .fetch_add(1, Ordering::Relaxed)
-            .wrapping_add(1);
-        if self.fail_allocation_at.is_some_and(|k| k.get() == count) {
-            // A block waiting on the list would be handed out without asking the callback:
-            // empty the list first, so this allocation reaches the pool through the callback.
-            // SAFETY: the list is initialised and live; flushing is allowed at any time.
-            unsafe { ffi::ExFlushLookasideListEx(list) };
-            self.fail_next().store(true, Ordering::Relaxed);
+        if let Some(k) = self.fail_allocation_at {
+            self.count_for_fault_injection(k);
         }
+        let list = self.current();
         let raw = match self.allocate_export {
             // SAFETY: `list` was initialised by ExInitializeLookasideListEx and is live.
-            Some(allocate) => unsafe { allocate(list) },
-            None => self.allocate_inline(),
+            Some(allocate) => unsafe { allocate(list.as_ptr()) },
+            None => list.allocate_inline(),
         };
-        let Some(block) = NonNull::new(raw.cast::<T>()) else {
-            self.failed_allocations.fetch_add(1, Ordering::Relaxed);
-            return None;
-        };
+        let block = NonNull::new(raw.cast::<T>())?;
         // SAFETY: the block is `size_of::<T>()` writable bytes that only this caller owns now.
         unsafe { block.cast::<u8>().write_bytes(0, size_of::<T>()) };
         Some(Block { block, list: self })
     }
 
-    /// How many allocations returned `None`: they count in `TotalAllocates` but never come
-    /// back as frees.
-    #[must_use]
-    pub fn failed_allocations(&self) -> u32 {
-        self.failed_allocations.load(Ordering::Relaxed)
+    /// Arms the allocate callback's failure when this is allocation `k`.
+    #[cold]
+    fn count_for_fault_injection(&self, k: NonZeroU32) {
+        let count = self
+            .allocations
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_add(1);
+        if count == k.get() {
+            // A block waiting on a list would be handed out without asking the callback:
+            // empty every list first, so this allocation reaches the pool through it.
+            for index in 0..self.lists {
+                self.list(index).flush();
+            }
+            self.fail_next().store(true, Ordering::Relaxed);
+        }
     }
 
     /// Returns a block to the list (or, when it is full, to the pool); the same as dropping it.
@@ -240,129 +251,58 @@ impl<T> LookasideList<T> {
         drop(block);
     }
 
+    #[inline]
     fn free_raw(&self, entry: *mut c_void) {
-        let list = self.address();
+        let list = self.current();
         match self.free_export {
-            // SAFETY: `entry` came from this live list and is returned exactly once.
-            Some(free) => unsafe { free(list, entry) },
-            None => self.free_inline(entry),
+            // SAFETY: `entry` came from this live set of lists, whose blocks all have the same
+            // size, pool and tag, and is returned exactly once.
+            Some(free) => unsafe { free(list.as_ptr(), entry) },
+            None => list.free_inline(entry),
         }
     }
 
-    /// Port of wdm.h's inline `ExAllocateFromLookasideListEx`.
-    ///
-    /// The header bumps the counters with plain `+= 1`; here they are interlocked, because in
-    /// Rust a racing plain write is undefined behaviour and because the stress run checks that
-    /// `TotalAllocates` and `TotalFrees` balance exactly.
-    fn allocate_inline(&self) -> *mut c_void {
-        self.counter(field::TOTAL_ALLOCATES)
-            .fetch_add(1, Ordering::Relaxed);
-        // SAFETY: ListHead of a live, initialised list; the pop is interlocked.
-        let entry = unsafe { ffi::ExpInterlockedPopEntrySList(self.list_head()) };
-        if !entry.is_null() {
-            return entry.cast();
-        }
-        self.counter(field::ALLOCATE_MISSES)
-            .fetch_add(1, Ordering::Relaxed);
-        let Some(allocate_ex) = self.read::<ffi::PALLOCATE_FUNCTION_EX>(field::ALLOCATE_EX) else {
-            return core::ptr::null_mut();
-        };
-        let pool_type = self.read::<ffi::POOL_TYPE>(field::TYPE);
-        let size = self.read::<u32>(field::SIZE);
-        let tag = self.read::<u32>(field::TAG);
-        // SAFETY: AllocateEx is the routine ExInitializeLookasideListEx stored (the system's
-        // default); it is called with the list's own Type, Size and Tag, as the header does.
-        unsafe { allocate_ex(pool_type, ffi::SIZE_T::from(size), tag, self.address()) }
+    /// The counters of list `index` (< [`LookasideList::lists`]), for a `!lookaside`-style
+    /// report, and that list's address.
+    #[must_use]
+    pub fn stats_of(&self, index: u32) -> (*mut LOOKASIDE_LIST_EX, LookasideStats) {
+        let list = self.list(index.min(self.lists - 1));
+        (list.as_ptr(), list.stats())
     }
 
-    /// Port of wdm.h's inline `ExFreeToLookasideListEx`.
-    fn free_inline(&self, entry: *mut c_void) {
-        self.counter(field::TOTAL_FREES)
-            .fetch_add(1, Ordering::Relaxed);
-        if self.current_depth() >= self.depth() {
-            self.counter(field::FREE_MISSES)
-                .fetch_add(1, Ordering::Relaxed);
-            if let Some(free_ex) = self.read::<ffi::PFREE_FUNCTION_EX>(field::FREE_EX) {
-                // SAFETY: FreeEx is the list's own free routine and `entry` one of its blocks.
-                unsafe { free_ex(entry, self.address()) };
-            }
-        } else {
-            // SAFETY: `entry` is a block of this list, at least SLIST_ENTRY-sized and 16-byte
-            // aligned (pool block), no longer used by anyone; the push is interlocked.
-            unsafe { ffi::ExpInterlockedPushEntrySList(self.list_head(), entry.cast()) };
-        }
-    }
-
-    /// The list's counters, for a `!lookaside`-style report.
+    /// The counters of every list together (of the only list, in shared mode).
     #[must_use]
     pub fn stats(&self) -> LookasideStats {
-        LookasideStats {
-            current_depth: self.current_depth(),
-            depth: self.depth(),
-            maximum_depth: self.half(field::MAXIMUM_DEPTH).load(Ordering::Relaxed),
-            total_allocates: self.counter(field::TOTAL_ALLOCATES).load(Ordering::Relaxed),
-            allocate_misses: self.counter(field::ALLOCATE_MISSES).load(Ordering::Relaxed),
-            total_frees: self.counter(field::TOTAL_FREES).load(Ordering::Relaxed),
-            free_misses: self.counter(field::FREE_MISSES).load(Ordering::Relaxed),
-            pool_type: self.read::<u32>(field::TYPE),
-            tag: self.read::<u32>(field::TAG),
-            size: self.read::<u32>(field::SIZE),
-        }
+        (0..self.lists)
+            .map(|index| self.list(index).stats())
+            .reduce(LookasideStats::plus)
+            .unwrap_or_default()
     }
 
-    /// `ExDeleteLookasideListEx`: frees the blocks still kept on the list and unlinks it from
-    /// the kernel's list of lookaside lists. Hands the control block back for the caller to free.
+    /// `ExDeleteLookasideListEx` on every list: frees the blocks still kept on them and
+    /// unlinks them from the kernel's list of lookaside lists. Hands the control block back
+    /// for the caller to free.
     #[must_use = "the control block is freed when dropped; keep it to log its release"]
-    pub fn delete(self) -> PoolBox<LookasideControl> {
+    pub fn delete(self) -> ControlBlock {
         let this = core::mem::ManuallyDrop::new(self);
-        // SAFETY: the list is initialised and no block is outstanding (`self` is consumed, so
-        // no `Block` borrows it); it is deleted once.
-        unsafe { ffi::ExDeleteLookasideListEx(this.address()) };
+        this.delete_lists();
         // SAFETY: `this` is never used or dropped again, so the control block moves out once.
         unsafe { core::ptr::read(&raw const this.control) }
     }
 
+    fn delete_lists(&self) {
+        for index in 0..self.lists {
+            // SAFETY: the list is initialised and no block is outstanding (`self` is being
+            // consumed or dropped, so no `Block` borrows it); each list is deleted once.
+            unsafe { ffi::ExDeleteLookasideListEx(self.list(index).as_ptr()) };
+        }
+    }
+
     fn fail_next(&self) -> &AtomicBool {
-        let flag = self
-            .control
-            .as_ptr()
-            .wrapping_byte_add(offset_of!(LookasideControl, fail_next));
-        // SAFETY: the flag of the live control block, initialised in `new`, only used atomically.
-        unsafe { &*flag.cast::<AtomicBool>() }
-    }
-
-    fn current_depth(&self) -> u16 {
-        // SAFETY: ListHead of a live, initialised list.
-        unsafe { ffi::ExQueryDepthSList(self.list_head()) }
-    }
-
-    fn depth(&self) -> u16 {
-        // The kernel retunes Depth once a second from another thread: read it atomically.
-        self.half(field::DEPTH).load(Ordering::Relaxed)
-    }
-
-    const fn list_head(&self) -> *mut ffi::SLIST_HEADER {
-        self.address().wrapping_byte_add(field::LIST_HEAD).cast()
-    }
-
-    const fn counter(&self, offset: usize) -> &AtomicU32 {
-        let field = self.address().wrapping_byte_add(offset).cast::<u32>();
-        // SAFETY: a 4-byte aligned ULONG field inside the live control block; every access to
-        // it while the list exists is atomic (ours here, the kernel's interlocked or its own).
-        unsafe { AtomicU32::from_ptr(field) }
-    }
-
-    const fn half(&self, offset: usize) -> &AtomicU16 {
-        let field = self.address().wrapping_byte_add(offset).cast::<u16>();
-        // SAFETY: a 2-byte aligned USHORT field inside the live control block, as `counter`.
-        unsafe { AtomicU16::from_ptr(field) }
-    }
-
-    /// Reads a field the kernel writes only in `ExInitializeLookasideListEx`.
-    const fn read<F: Copy>(&self, offset: usize) -> F {
-        let field = self.address().wrapping_byte_add(offset).cast::<F>();
-        // SAFETY: `offset` is that of an `F` field of the live, initialised control block.
-        unsafe { field.read() }
+        let first = self.first.as_ptr();
+        // SAFETY: the flag of the live first control block, initialised in `new`, only used
+        // atomically.
+        unsafe { &(*first).set.fail_next }
     }
 }
 
@@ -370,8 +310,7 @@ impl<T> Drop for LookasideList<T> {
     /// A list dropped without [`LookasideList::delete`] is still deleted: the kernel would
     /// otherwise walk a freed control block at its next depth adjustment and bugcheck.
     fn drop(&mut self) {
-        // SAFETY: as in `delete`; `delete` forgets the list, so this runs only when it was not.
-        unsafe { ffi::ExDeleteLookasideListEx(self.address()) };
+        self.delete_lists();
     }
 }
 
@@ -431,26 +370,42 @@ impl<T: FromZeros> core::ops::DerefMut for Block<'_, T> {
 }
 
 impl<T> Drop for Block<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         self.list.free_raw(self.block.as_ptr().cast());
     }
 }
 
-/// The allocate callback fault injection installs: the pool, except once when armed.
+/// The allocate callback of a list that is one of several, or that fault injection arms: a
+/// block another list of the set keeps, else the pool, except once when armed.
 ///
 /// # Safety
 /// Called by the kernel (or the inline port) with the arguments of a list initialised by
-/// [`LookasideList::new`], whose control block is a [`LookasideControl`].
-unsafe extern "C" fn fault_injecting_allocate(
+/// [`LookasideList::new`], whose control block is a [`LookasideControl`] of a live set.
+unsafe extern "C" fn allocate_for_set(
     pool_type: ffi::POOL_TYPE,
     size: ffi::SIZE_T,
     tag: u32,
     lookaside: *mut LOOKASIDE_LIST_EX,
 ) -> *mut c_void {
     let control = lookaside.cast::<LookasideControl>();
-    // SAFETY: the list is the first field of a live LookasideControl (repr(C)).
-    if unsafe { (*control).fail_next.swap(false, Ordering::Relaxed) } {
+    // SAFETY: the list is the first field of a live LookasideControl (repr(C)), whose set
+    // information `new` wrote before initialising the list.
+    let set = unsafe { &(*control).set };
+    let first = set.first.as_ptr();
+    // SAFETY: the set's first control block is live as long as any of its lists is.
+    if unsafe { (*first).set.fail_next.swap(false, Ordering::Relaxed) } {
         return core::ptr::null_mut();
+    }
+    for step in 1..set.count {
+        let other = control::nth(set.first, (set.index + step) % set.count);
+        // SAFETY: every list of the set is initialised before any block is allocated and
+        // deleted only after every block is back.
+        let other = unsafe { ListEx::new(other.cast()) };
+        let entry = other.pop();
+        if !entry.is_null() {
+            return entry;
+        }
     }
     // SAFETY: the list's own pool type, size and tag, as the default routine would pass them.
     unsafe { ffi::ExAllocatePoolWithTag(pool_type, size, tag) }

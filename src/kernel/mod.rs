@@ -1,8 +1,9 @@
 //! The kernel boundary: the only module that touches the Windows kernel API.
 //!
 //! Everything above it (the intrusive chain, the scenario) sees a small safe API: nonpaged pool
-//! blocks ([`PoolBox`]), a lookaside list with RAII blocks ([`LookasideList`], [`Block`]), the
-//! `LIST_ENTRY` type, and [`dbg_print!`](crate::dbg_print) for `DbgPrint` ([`format`]).
+//! blocks ([`PoolBox`]), a lookaside list with RAII blocks ([`LookasideList`], [`Block`]; one
+//! shared `LOOKASIDE_LIST_EX` or one per processor, [`ListMode`]), the `LIST_ENTRY` type, and
+//! [`dbg_print!`](crate::dbg_print) for `DbgPrint` ([`format`]).
 //!
 //! One backend, chosen at compile time, supplies the raw items under the DDK's own names
 //! (`LOOKASIDE_LIST_EX`, `ExInitializeLookasideListEx`, ...):
@@ -22,23 +23,25 @@ pub mod ffi;
 mod ffi;
 
 pub mod clock;
+mod control;
 pub mod format;
+mod list_ex;
 mod lookaside;
 mod pool;
 #[cfg(any(test, not(target_os = "windows")))]
 mod printf;
+pub mod processor;
 pub mod registry;
 mod routines;
 pub mod slist;
 pub mod thread;
 
+pub use control::{ControlBlock, ListMode, LookasideControl, STRIDE as LIST_STRIDE};
 #[cfg(all(target_os = "windows", not(test)))]
 pub use ffi::{DRIVER_OBJECT, UNICODE_STRING};
 pub use ffi::{LIST_ENTRY, NTSTATUS, STATUS_DEVICE_CONFIGURATION_ERROR};
-pub use lookaside::{
-    ApiPath, Block, FromZeros, InitError, ListOptions, LookasideControl, LookasideList,
-    LookasideStats,
-};
+pub use list_ex::LookasideStats;
+pub use lookaside::{ApiPath, Block, FromZeros, InitError, ListOptions, LookasideList};
 pub use pool::{Pool, PoolBox, PoolKind};
 
 #[cfg(all(feature = "ddk", not(test), target_os = "windows", feature = "wdk"))]

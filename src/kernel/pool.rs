@@ -72,11 +72,18 @@ impl Pool {
     /// Allocates `size_of::<T>()` bytes, or `None` when the pool is exhausted.
     #[must_use]
     pub fn allocate<T>(&self) -> Option<PoolBox<T>> {
+        self.allocate_bytes(size_of::<T>())
+    }
+
+    /// Allocates `size` bytes (at least `size_of::<T>()`) that start with room for a `T`, or
+    /// `None` when the pool is exhausted.
+    #[must_use]
+    pub fn allocate_bytes<T>(&self, size: usize) -> Option<PoolBox<T>> {
         const {
             // Pool blocks are 16-byte aligned on x64; a stricter `T` would need more.
             assert!(align_of::<T>() <= 16);
         }
-        let size = size_of::<T>();
+        let size = size.max(size_of::<T>());
         let raw = match self.allocate_pool2 {
             Some(allocate_pool2) => {
                 // SAFETY: the kernel's ExAllocatePool2 (resolved by name) with its documented
@@ -96,7 +103,7 @@ impl Pool {
     }
 }
 
-/// One pool block sized for a `T`, freed with its tag when dropped.
+/// One pool block with room for a `T` (or more), freed with its tag when dropped.
 ///
 /// The block is never initialised as a `T` by this type: it hands out a raw pointer for the
 /// kernel to fill (the lookaside control structure is initialised by

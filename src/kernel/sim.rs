@@ -13,7 +13,10 @@
 //!
 //! Each test gets its own simulated kernel (`reset`), shared with the system threads the driver
 //! starts, so tests run in parallel without seeing each other. The SList routines are
-//! serialised by a lock and the list counters updated atomically, as the real ones are.
+//! serialised by a lock (their header halves are atomics, so the depth can be read without it),
+//! and the exported lookaside routines bump the list counters with plain increments, as the
+//! kernel does. Processors are simulated too: how many, which one each thread runs on, and
+//! optionally a move to the next one at every `KeGetCurrentProcessorNumberEx`.
 
 // The DDK's names and prototypes, documented there.
 #![allow(
@@ -30,9 +33,9 @@
 use core::ffi::{CStr, c_void};
 use core::mem::offset_of;
 use core::ptr;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::alloc::Layout;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -177,6 +180,10 @@ pub enum RegValue {
 
 /// What the simulated kernel has and where it fails.
 #[derive(Clone, Debug, Default)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent yes/no properties of a kernel"
+)]
 pub struct Config {
     /// The kernel exports `ExAllocateFromLookasideListEx`/`ExFreeToLookasideListEx` (11 22H2+).
     pub lookaside_exports: bool,
@@ -192,6 +199,13 @@ pub struct Config {
     pub parameters: Option<Vec<(&'static str, RegValue)>>,
     /// A kernel debugger is attached.
     pub debugger: bool,
+    /// Active processors (`KeQueryActiveProcessorCountEx`); 0 counts as 1. The thread that
+    /// calls `DriverEntry` runs on processor 0, each system thread on the next one, round robin.
+    pub processors: u32,
+    /// Every `KeGetCurrentProcessorNumberEx` finds the thread on the next processor, cycling
+    /// through one index more than `processors` (a processor added after the count was taken),
+    /// so that blocks are freed on other processors than they were allocated on.
+    pub migrate_every_call: bool,
 }
 
 #[derive(Default)]
@@ -208,6 +222,8 @@ struct State {
     next_handle: usize,
     thread_creations: u32,
     breakpoints: u32,
+    /// `KeGetCurrentProcessorNumberEx` calls so far (for `migrate_every_call`).
+    processor_queries: u32,
 }
 
 type Shared = Arc<Mutex<State>>;
@@ -215,6 +231,8 @@ type Shared = Arc<Mutex<State>>;
 thread_local! {
     /// The simulated kernel this thread belongs to (its test's, or its creator's).
     static CURRENT: RefCell<Option<Shared>> = const { RefCell::new(None) };
+    /// The processor this thread runs on.
+    static PROCESSOR: Cell<u32> = const { Cell::new(0) };
 }
 
 /// Serialises the SList routines across threads, as the real ones are interlocked.
@@ -337,17 +355,29 @@ pub unsafe extern "C-unwind" fn ExFreePoolWithTag(P: *mut c_void, Tag: u32) {
     unsafe { std::alloc::dealloc(P.cast(), layout) };
 }
 
+/// The header's two halves as atomics: drivers may read the depth (the low 16 bits of the
+/// first quadword, as wdm.h's inline `ExQueryDepthSList` does) while another thread pushes.
+const fn halves<'a>(head: *mut SLIST_HEADER) -> (&'a AtomicU64, &'a AtomicU64) {
+    let depth = head.wrapping_byte_add(offset_of!(SLIST_HEADER, Alignment));
+    let first = head.wrapping_byte_add(offset_of!(SLIST_HEADER, Region));
+    // SAFETY: the caller's live, aligned header; both fields are only accessed atomically.
+    let depth = unsafe { AtomicU64::from_ptr(depth.cast()) };
+    // SAFETY: as above.
+    let first = unsafe { AtomicU64::from_ptr(first.cast()) };
+    (depth, first)
+}
+
 pub unsafe extern "C-unwind" fn ExpInterlockedPopEntrySList(
     ListHead: *mut SLIST_HEADER,
 ) -> *mut SLIST_ENTRY {
     let _guard = SLIST_LOCK.lock().expect("SList lock");
-    // SAFETY: the caller passes a live header; the lock serialises access to it.
-    let head = unsafe { &mut *ListHead };
-    let first = head.Region as *mut SLIST_ENTRY;
+    // The lock serialises every change of the header.
+    let (depth, region) = halves(ListHead);
+    let first = region.load(Ordering::Relaxed) as *mut SLIST_ENTRY;
     if !first.is_null() {
         // SAFETY: `first` is an entry pushed onto this list and not popped since.
-        head.Region = unsafe { (*first).Next } as u64;
-        head.Alignment -= 1;
+        region.store(unsafe { (*first).Next } as u64, Ordering::Relaxed);
+        depth.fetch_sub(1, Ordering::Relaxed);
     }
     first
 }
@@ -361,20 +391,19 @@ pub unsafe extern "C-unwind" fn ExpInterlockedPushEntrySList(
         ListEntry.is_aligned(),
         "SList entries must be 16-byte aligned"
     );
-    // SAFETY: the caller passes a live header; the lock serialises access to it.
-    let head = unsafe { &mut *ListHead };
-    let first = head.Region as *mut SLIST_ENTRY;
+    // The lock serialises every change of the header.
+    let (depth, region) = halves(ListHead);
+    let first = region.load(Ordering::Relaxed) as *mut SLIST_ENTRY;
     // SAFETY: the caller hands over `ListEntry`, an unused block of at least an SLIST_ENTRY.
     unsafe { (*ListEntry).Next = first };
-    head.Region = ListEntry as u64;
-    head.Alignment += 1;
+    region.store(ListEntry as u64, Ordering::Relaxed);
+    depth.fetch_add(1, Ordering::Relaxed);
     first
 }
 
 pub unsafe extern "C-unwind" fn ExQueryDepthSList(ListHead: *mut SLIST_HEADER) -> u16 {
-    let _guard = SLIST_LOCK.lock().expect("SList lock");
-    // SAFETY: the caller passes a live header.
-    u16::try_from(unsafe { (*ListHead).Alignment }).expect("depth fits a USHORT")
+    let (depth, _) = halves(ListHead);
+    u16::try_from(depth.load(Ordering::Relaxed)).expect("depth fits a USHORT")
 }
 
 unsafe extern "C" fn default_allocate(
@@ -487,10 +516,19 @@ const fn field<F>(list: *mut LOOKASIDE_LIST_EX, offset: usize) -> *mut F {
     list.wrapping_byte_add(offset).cast()
 }
 
-/// A counter of a live list, only ever updated atomically while the list lives.
+/// A counter of a live list, only ever accessed atomically while the list lives.
 const fn counter<'a>(field: *mut u32) -> &'a AtomicU32 {
     // SAFETY: see above; the list outlives every call that touches it.
     unsafe { AtomicU32::from_ptr(field) }
+}
+
+/// A plain increment, as the kernel does it: approximate when processors race.
+fn bump(field: *mut u32) {
+    let counter = counter(field);
+    counter.store(
+        counter.load(Ordering::Relaxed).wrapping_add(1),
+        Ordering::Relaxed,
+    );
 }
 
 /// A field written only by `ExInitializeLookasideListEx`.
@@ -504,18 +542,17 @@ unsafe extern "C" fn ExAllocateFromLookasideListEx(
     Lookaside: *mut LOOKASIDE_LIST_EX,
 ) -> *mut c_void {
     type L = LOOKASIDE_LIST_EX;
-    counter(field(Lookaside, offset_of!(L, L.TotalAllocates))).fetch_add(1, Ordering::Relaxed);
+    bump(field(Lookaside, offset_of!(L, L.TotalAllocates)));
     let head = field(Lookaside, offset_of!(L, L.__bindgen_anon_1.ListHead));
     // SAFETY: the list's own header.
     let entry = unsafe { ExpInterlockedPopEntrySList(head) };
     if !entry.is_null() {
         return entry.cast();
     }
-    counter(field(
+    bump(field(
         Lookaside,
         offset_of!(L, L.__bindgen_anon_2.AllocateMisses),
-    ))
-    .fetch_add(1, Ordering::Relaxed);
+    ));
     let allocate: PALLOCATE_FUNCTION_EX =
         read(Lookaside, offset_of!(L, L.__bindgen_anon_4.AllocateEx));
     let allocate = allocate.expect("AllocateEx");
@@ -534,17 +571,16 @@ unsafe extern "C" fn ExFreeToLookasideListEx(
     Entry: *mut c_void,
 ) {
     type L = LOOKASIDE_LIST_EX;
-    counter(field(Lookaside, offset_of!(L, L.TotalFrees))).fetch_add(1, Ordering::Relaxed);
+    bump(field(Lookaside, offset_of!(L, L.TotalFrees)));
     let head = field(Lookaside, offset_of!(L, L.__bindgen_anon_1.ListHead));
     // The simulation never retunes Depth, so it is read like the other constant fields.
     let depth: u16 = read(Lookaside, offset_of!(L, L.Depth));
     // SAFETY: the list's own header.
     if unsafe { ExQueryDepthSList(head) } >= depth {
-        counter(field(
+        bump(field(
             Lookaside,
             offset_of!(L, L.__bindgen_anon_3.FreeMisses),
-        ))
-        .fetch_add(1, Ordering::Relaxed);
+        ));
         let free: PFREE_FUNCTION_EX = read(Lookaside, offset_of!(L, L.__bindgen_anon_5.FreeEx));
         // SAFETY: the list's own free routine with one of its blocks.
         unsafe { free.expect("FreeEx")(Entry, Lookaside) };
@@ -712,9 +748,14 @@ pub unsafe extern "C-unwind" fn PsCreateSystemThread(
     let routine = StartRoutine.expect("StartRoutine");
     let context = SendPtr(StartContext);
     let for_thread = Arc::clone(&shared);
+    let processor = {
+        let state = lock(&shared);
+        state.thread_creations % state.config.processors.max(1)
+    };
     let thread = std::thread::spawn(move || {
         let context = context;
         CURRENT.with(|current| *current.borrow_mut() = Some(for_thread));
+        PROCESSOR.set(processor);
         // SAFETY: the driver's routine with the driver's context.
         unsafe { routine(context.0) };
     });
@@ -769,6 +810,38 @@ pub unsafe extern "C-unwind" fn KeQueryPerformanceCounter(
     LARGE_INTEGER {
         QuadPart: i64::try_from(ns / 100).expect("ticks fit"),
     }
+}
+
+/// `ALL_PROCESSOR_GROUPS`.
+pub const ALL_PROCESSOR_GROUPS: u16 = 0xFFFF;
+
+#[repr(C)]
+pub struct PROCESSOR_NUMBER {
+    pub Group: u16,
+    pub Number: u8,
+    pub Reserved: u8,
+}
+
+pub unsafe extern "C-unwind" fn KeQueryActiveProcessorCountEx(GroupNumber: u16) -> u32 {
+    assert_eq!(
+        GroupNumber, ALL_PROCESSOR_GROUPS,
+        "the driver counts every group"
+    );
+    with_state(|state| state.config.processors.max(1))
+}
+
+pub unsafe extern "C-unwind" fn KeGetCurrentProcessorNumberEx(
+    ProcNumber: *mut PROCESSOR_NUMBER,
+) -> u32 {
+    assert!(ProcNumber.is_null(), "the driver asks for the index only");
+    let migrated = with_state(|state| {
+        if !state.config.migrate_every_call {
+            return None;
+        }
+        state.processor_queries = state.processor_queries.wrapping_add(1);
+        Some(state.processor_queries % (state.config.processors.max(1) + 1))
+    });
+    migrated.unwrap_or_else(|| PROCESSOR.get())
 }
 
 pub unsafe extern "C-unwind" fn KdRefreshDebuggerNotPresent() -> u8 {

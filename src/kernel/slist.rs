@@ -1,7 +1,9 @@
 //! A private interlocked SList with one entry: the floor a lookaside list is measured against.
 //!
-//! A lookaside hit is one pop, a free one push, plus bookkeeping. Each stress thread has its
-//! own list, so the floor is the uncontended cost.
+//! A lookaside hit is one pop, a free one push, plus bookkeeping; the floor does the pop and the
+//! push in that order, on a list that holds its one entry between pairs, as a lookaside list
+//! holds the block just freed. Each stress thread has its own list, so the floor is the
+//! uncontended cost.
 
 use core::cell::UnsafeCell;
 
@@ -44,14 +46,26 @@ impl SListFloor {
         }
     }
 
-    /// Pushes `entry` and pops it again; `false` if the pop found the list empty.
-    pub fn push_pop(&mut self, entry: &mut SListEntry) -> bool {
-        // SAFETY: an aligned header and an aligned entry that is not linked: `&mut` proves
-        // no one else uses either, and the pop below unlinks the entry again.
-        unsafe { ffi::ExpInterlockedPushEntrySList(self.header.get(), entry.0.get()) };
-        // SAFETY: the same header.
-        let popped = unsafe { ffi::ExpInterlockedPopEntrySList(self.header.get()) };
-        !popped.is_null()
+    /// Pushes `entry`, then `pairs` times pops it and pushes it back, then pops it for good.
+    /// Returns how many of the pairs' pops found it (all of them: nothing else uses the list).
+    pub fn pop_push(&mut self, entry: &mut SListEntry, pairs: u32) -> u32 {
+        let header = self.header.get();
+        // SAFETY: an aligned header and an aligned entry that is not linked: `&mut` proves no
+        // one else uses either, and the final pop below unlinks the entry again.
+        unsafe { ffi::ExpInterlockedPushEntrySList(header, entry.0.get()) };
+        let mut found = 0;
+        for _ in 0..pairs {
+            // SAFETY: the same header, holding at most the one entry.
+            let popped = unsafe { ffi::ExpInterlockedPopEntrySList(header) };
+            if !popped.is_null() {
+                found += 1;
+                // SAFETY: `popped` is `entry`, just unlinked and still exclusively ours.
+                unsafe { ffi::ExpInterlockedPushEntrySList(header, popped) };
+            }
+        }
+        // SAFETY: the same header; this unlinks the entry before the borrows end.
+        unsafe { ffi::ExpInterlockedPopEntrySList(header) };
+        found
     }
 }
 

@@ -20,6 +20,9 @@ struct Job<'a> {
 ///
 /// Returns how many ran (fewer if the kernel could not create a thread) and the status of the
 /// first failed creation.
+// Its arrays stay in a frame of their own: inlined into a caller with arrays of its own, the
+// frame would pass 4 KiB and need the stack probe `__chkstk`, which the driver does not import.
+#[inline(never)]
 pub fn run_concurrently(threads: u32, work: &(dyn Fn(u32) + Sync)) -> (u32, Option<NTSTATUS>) {
     let wanted = usize::try_from(threads)
         .unwrap_or(MAX_THREADS)

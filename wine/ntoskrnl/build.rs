@@ -27,13 +27,15 @@ const ADDED: &[&str] = &[
 /// there, so a driver importing them from ntoskrnl.exe loads as it does on Windows.
 const FROM_HAL: &[&str] = &["KeQueryPerformanceCounter"];
 
-/// Wine routines the shim wraps to count pool blocks: `Name` exports the shim's `fixture_Name`, so
-/// that the symbol `Name` stays free for the import of Wine's routine.
+/// Wine routines the shim wraps, to count pool blocks or to answer without a system call: `Name`
+/// exports the shim's `fixture_Name`, so that the symbol `Name` stays free for the import of
+/// Wine's routine.
 const WRAPPED: &[&str] = &[
     "ExAllocatePool",
     "ExAllocatePoolWithTag",
     "ExFreePool",
     "ExFreePoolWithTag",
+    "KeGetCurrentProcessorNumberEx",
 ];
 
 /// Every Wine routine src/shim.rs declares in its `extern` blocks.
@@ -43,10 +45,10 @@ const IMPORTED: &[&str] = &[
     "ExAllocatePoolWithTag",
     "ExFreePool",
     "ExFreePoolWithTag",
-    "ExQueryDepthSList",
     "ExpInterlockedPopEntrySList",
     "ExpInterlockedPushEntrySList",
     "KeBugCheckEx",
+    "KeGetCurrentProcessorNumberEx",
 ];
 
 /// The DLL entry point in src/shim.rs.

@@ -6,13 +6,16 @@ usage: cargo xtask <command> [options]
 commands:
   run     build LookasideList.sys, load it in Wine with sc.exe, print its DbgPrint transcript
   test    fmt check, clippy, host tests, cross-build, PE checks, Wine end-to-end tests
-  bench   run the driver's stress run in Wine and print a table of ns per alloc+free pair
+  bench   run the driver's stress run in Wine, print a table of ns per alloc+free pair and
+          write it to target/bench/latest.json
   build   cross-build LookasideList.sys and the Wine ntoskrnl fixture only
 
 driver parameters (run, bench), written to the service key's Parameters subkey:
   --list-type nonpaged|paged     ListType 0|1
   --api-path auto|exported|inline
                                  ApiPath 0|1|2
+  --list-mode shared|per-processor
+                                 ListMode 0|1 (bench: default both)
   --stress N                     StressIterations N (bench: default 1000000)
   --threads N                    StressThreads N (bench: a comma list, default 1,2)
   --fail-at K                    FailAllocationAt K
@@ -86,6 +89,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
             "--api-path" => set(
                 "ApiPath",
                 Value::Dword(choice(&arg, args.next(), &["auto", "exported", "inline"])?),
+            ),
+            "--list-mode" => set(
+                "ListMode",
+                Value::Dword(choice(&arg, args.next(), &["shared", "per-processor"])?),
             ),
             "--stress" => set("StressIterations", Value::Dword(number(&arg, args.next())?)),
             "--threads" => {
@@ -162,6 +169,8 @@ mod tests {
             "3",
             "--api-path",
             "inline",
+            "--list-mode",
+            "per-processor",
             "--param",
             "ListType=abc",
         ]))
@@ -173,10 +182,12 @@ mod tests {
                 ("StressThreads".to_owned(), Value::Dword(2)),
                 ("FailAllocationAt".to_owned(), Value::Dword(3)),
                 ("ApiPath".to_owned(), Value::Dword(2)),
+                ("ListMode".to_owned(), Value::Dword(1)),
                 ("ListType".to_owned(), Value::String("abc".to_owned())),
             ]
         );
         assert!(parse(args(&["run", "--list-type", "huge"])).is_err());
+        assert!(parse(args(&["run", "--list-mode", "sharded"])).is_err());
         assert!(parse(args(&["run", "--stress", "many"])).is_err());
         let bench = parse(args(&["bench", "--threads", "1,4"])).unwrap();
         assert_eq!(bench.bench_threads, [1, 4]);

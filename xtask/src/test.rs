@@ -215,27 +215,31 @@ fn parameter_checks(prefix: &Prefix, tally: &mut Tally) {
             clean(&load)
         })
     });
-    tally.record(
-        "Wine: a 4-thread stress run completes with balanced counters",
-        {
-            load(&[
-                ("StressIterations", Value::Dword(20_000)),
-                ("StressThreads", Value::Dword(4)),
-            ])
-            .and_then(|load| {
-                seed_exact(&load)?;
-                must_contain(
-                    &load,
-                    "Stress: 20000 alloc+free pairs per thread, 4 thread(s)",
-                )?;
-                must_contain(
-                    &load,
-                    "Stress counters balance: TotalAllocates 80010 - TotalFrees 80010 = 0",
-                )?;
-                clean(&load)
-            })
-        },
-    );
+    for (list_mode, name) in [(0, "shared list"), (1, "per-processor lists")] {
+        tally.record(
+            &format!("Wine: a 4-thread stress run on the {name} completes, its tallies balance"),
+            {
+                load(&[
+                    ("StressIterations", Value::Dword(20_000)),
+                    ("StressThreads", Value::Dword(4)),
+                    ("ListMode", Value::Dword(list_mode)),
+                ])
+                .and_then(|load| {
+                    seed_exact(&load)?;
+                    must_contain(
+                        &load,
+                        "Stress: 20000 alloc+free pairs per thread, 4 thread(s), fastest of 5 runs whose threads overlapped",
+                    )?;
+                    must_contain(
+                        &load,
+                        "Stress tallies balance: 400000 blocks allocated and 400000 freed, 0 allocations failed",
+                    )?;
+                    clean(&load)
+                })
+            },
+        );
+    }
+    per_processor_checks(prefix, tally);
     tally.record(
         "Wine: BreakBeforeDelete without a debugger does not break",
         {
@@ -248,6 +252,79 @@ fn parameter_checks(prefix: &Prefix, tally: &mut Tally) {
             })
         },
     );
+}
+
+/// `ListMode 1`: the seed's story and its failure paths on one list per processor.
+fn per_processor_checks(prefix: &Prefix, tally: &mut Tally) {
+    let load = |parameters: &[(&str, Value)]| load(prefix, parameters);
+    for (api_path, routines) in [
+        (1, "through the kernel's exported"),
+        (2, "through the driver's port of the WDK's inline"),
+    ] {
+        tally.record(
+            &format!(
+                "Wine: ListMode 1 runs the seed exactly on per-processor lists (ApiPath {api_path})"
+            ),
+            {
+                load(&[
+                    ("ListMode", Value::Dword(1)),
+                    ("ApiPath", Value::Dword(api_path)),
+                ])
+                .and_then(|load| {
+                    seed_exact(&load)?;
+                    must_contain(&load, "ListMode 1 (per-processor)")?;
+                    must_contain(&load, routines)?;
+                    expected::check_block_reuse(&joined(&load)).map_err(anyhow::Error::msg)?;
+                    per_processor_statistics(&load)?;
+                    counters_balance(&load)?;
+                    clean(&load)
+                })
+            },
+        );
+    }
+    tally.record(
+        "Wine: ListMode 1 with FailAllocationAt 1, 4 and 10",
+        [1, 4, 10].into_iter().try_for_each(|k| {
+            let load = load(&[
+                ("ListMode", Value::Dword(1)),
+                ("FailAllocationAt", Value::Dword(k)),
+            ])?;
+            fault_injection(&load, k).map_err(|error| error.context(format!("k = {k}")))
+        }),
+    );
+}
+
+/// With more than one processor, a statistics block per list and one for all together, whose
+/// totals are the seed's ten allocations and ten frees.
+fn per_processor_statistics(load: &Load) -> Result<()> {
+    let Some(lists) = load.transcript.iter().find_map(|line| {
+        line.split("Per-processor lists: ")
+            .nth(1)?
+            .split(',')
+            .next()?
+            .parse::<usize>()
+            .ok()
+    }) else {
+        // One processor: one list, as the shared one.
+        return Ok(());
+    };
+    let blocks = load
+        .transcript
+        .iter()
+        .filter(|line| line.contains("'s list:"))
+        .count();
+    if blocks != lists {
+        bail!("{blocks} per-processor statistics blocks for {lists} lists");
+    }
+    must_contain(load, &format!("All {lists} per-processor lists together:"))?;
+    let transcript = joined(load);
+    for name in ["TotalAllocates", "TotalFrees"] {
+        let total = expected::statistic(&transcript, name);
+        if total != 10 {
+            bail!("{name} of all lists together = {total}, expected 10");
+        }
+    }
+    Ok(())
 }
 
 /// The INF path: stamp LookasideList.inx, install it with setupapi, start the service it made.
@@ -296,7 +373,8 @@ fn must_contain(load: &Load, text: &str) -> Result<()> {
     }
 }
 
-/// The driver returned its status, Wine saw no trouble, and the fixture counted no leak.
+/// The driver returned its status, Wine saw no trouble, and the fixture's pool accounting
+/// (exact, unlike the lists' counters) found no leak.
 fn clean(load: &Load) -> Result<()> {
     load.as_designed()?;
     no_leak(load)
@@ -305,6 +383,7 @@ fn clean(load: &Load) -> Result<()> {
 fn fault_injection(load: &Load, k: u32) -> Result<()> {
     let seed = expected::seed_lines(&joined(load));
     expected::check_fault_injection(&seed, k).map_err(anyhow::Error::msg)?;
+    counters_balance(load)?;
     clean(load)
 }
 
@@ -348,7 +427,7 @@ fn check_seed_run(load: &Load, tally: &mut Tally) {
     );
     tally.record(
         "Wine: status 0xC0000182, no crash, nothing leaked",
-        clean(load),
+        counters_balance(load).and_then(|()| clean(load)),
     );
 }
 
@@ -397,22 +476,44 @@ fn compare(actual: &str, expected: &str) -> Result<()> {
     bail!("{first_difference}")
 }
 
-fn no_leak(load: &Load) -> Result<()> {
-    let deleted = load
+/// The lists' own counters, as the fixture saw them at deletion, summed over every list: with
+/// one thread they are exact, and every block came back except the failed allocations (which
+/// count as allocates that never return).
+fn counters_balance(load: &Load) -> Result<()> {
+    let deleted: Vec<&String> = load
         .fixture
         .iter()
-        .find(|line| line.starts_with("lookaside list "))
-        .ok_or_else(|| anyhow::anyhow!("the fixture reported no lookaside list deletion"))?;
-    // The fixture counts TotalAllocates - TotalFrees; a failed allocation counts as an
-    // allocate that never comes back, so those are expected here, and nothing else.
+        .filter(|line| line.starts_with("lookaside list "))
+        .collect();
+    if deleted.is_empty() {
+        bail!("the fixture reported no lookaside list deletion");
+    }
+    let mut outstanding = 0_i64;
+    for line in &deleted {
+        let count = line
+            .split(" outstanding")
+            .next()
+            .and_then(|before| before.rsplit(' ').next())
+            .and_then(|n| n.parse::<i64>().ok())
+            .ok_or_else(|| anyhow::anyhow!("no outstanding count in {line:?}"))?;
+        outstanding += count;
+    }
     let failed = load
         .transcript
         .iter()
         .filter(|line| line.contains("Very bad."))
         .count();
-    if !deleted.contains(&format!(" {failed} outstanding")) {
-        bail!("at deletion, with {failed} failed allocation(s): {deleted}");
+    if outstanding != i64::try_from(failed)? {
+        bail!(
+            "{outstanding} blocks outstanding at deletion, with {failed} failed allocation(s): {deleted:?}"
+        );
     }
+    Ok(())
+}
+
+/// The fixture's pool balance when the driver's process ended: every block allocated through
+/// it was freed.
+fn no_leak(load: &Load) -> Result<()> {
     let balance = load
         .fixture
         .iter()

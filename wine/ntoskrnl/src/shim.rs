@@ -1,11 +1,12 @@
-//! The DLL itself: the added lookaside routines, the counting pool wrappers, the entry point.
+//! The DLL itself: the added lookaside routines, the counting pool wrappers, the processor
+//! number without a system call, the entry point.
 //!
 //! build.rs exports these functions and forwards every other ntoskrnl name to `wntoskrnl.dll`.
 
 use core::cell::UnsafeCell;
 use core::ffi::{c_char, c_void};
 use core::mem::offset_of;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, Ordering};
 
 use crate::accounting::{self, PoolBalance};
 
@@ -16,6 +17,7 @@ type PoolType = i32;
 const STATUS_SUCCESS: NtStatus = 0;
 const STATUS_INVALID_PARAMETER: NtStatus = 0xC000_000D_u32.cast_signed();
 const DLL_PROCESS_DETACH: u32 = 0;
+const DLL_PROCESS_ATTACH: u32 = 1;
 /// `ExMinimumLookasideDepth`: the depth Windows gives every new list.
 const MINIMUM_LOOKASIDE_DEPTH: u16 = 4;
 /// `EX_MAXIMUM_LOOKASIDE_DEPTH_BASE`.
@@ -28,6 +30,14 @@ const PANIC_BUG_CHECK: u32 = 0x5250_4E43;
 struct SlistHeader {
     alignment: u64,
     region: u64,
+}
+
+/// `PROCESSOR_NUMBER`.
+#[repr(C)]
+pub struct ProcessorNumber {
+    group: u16,
+    number: u8,
+    reserved: u8,
 }
 
 /// `LIST_ENTRY`.
@@ -93,9 +103,9 @@ unsafe extern "system" {
     fn ExAllocatePoolWithTag(pool_type: PoolType, size: usize, tag: u32) -> *mut c_void;
     fn ExFreePool(block: *mut c_void);
     fn ExFreePoolWithTag(block: *mut c_void, tag: u32);
-    fn ExQueryDepthSList(head: *mut SlistHeader) -> u16;
     fn ExpInterlockedPopEntrySList(head: *mut SlistHeader) -> *mut c_void;
     fn ExpInterlockedPushEntrySList(head: *mut SlistHeader, entry: *mut c_void) -> *mut c_void;
+    fn KeGetCurrentProcessorNumberEx(number: *mut ProcessorNumber) -> u32;
     fn KeBugCheckEx(
         code: u32,
         parameter1: usize,
@@ -171,6 +181,24 @@ pub unsafe extern "system" fn initialize_lookaside_list_ex(
     STATUS_SUCCESS
 }
 
+/// The entries an SList holds, as the kernel reads them (and wdm.h's inline
+/// `ExQueryDepthSList`): the low 16 bits of the header's first quadword, without a call.
+fn depth(head: &UnsafeCell<SlistHeader>) -> u16 {
+    // SAFETY: the first two bytes of the initialized, 16-byte aligned header; Wine's pushes and
+    // pops change the header only with interlocked (atomic) 16-byte exchanges.
+    unsafe { AtomicU16::from_ptr(head.get().cast::<u16>()) }.load(Ordering::Relaxed)
+}
+
+/// A counter's plain increment, as Windows does it (`+= 1`, no interlocked instruction): when
+/// processors race on one list an increment may be lost, so the counters are approximate under
+/// concurrency, as on Windows. The fixture's exact accounting is the pool balance.
+fn bump(counter: &AtomicU32) {
+    counter.store(
+        counter.load(Ordering::Relaxed).wrapping_add(1),
+        Ordering::Relaxed,
+    );
+}
+
 /// `ExAllocateFromLookasideListEx`: the body of wdm.h's inline version.
 ///
 /// # Safety
@@ -182,13 +210,13 @@ pub unsafe extern "system" fn allocate_from_lookaside_list_ex(
     // SAFETY: the caller passes an initialized, live list; its mutable fields are atomics or
     // behind an UnsafeCell, so sharing it with other threads is sound.
     let list = unsafe { &*lookaside };
-    list.total_allocates.fetch_add(1, Ordering::Relaxed);
+    bump(&list.total_allocates);
     // SAFETY: `list_head` is the list's initialized SLIST_HEADER; Wine pops atomically.
     let entry = unsafe { ExpInterlockedPopEntrySList(list.list_head.get()) };
     if !entry.is_null() {
         return entry;
     }
-    list.allocate_misses.fetch_add(1, Ordering::Relaxed);
+    bump(&list.allocate_misses);
     // SAFETY: `allocate_ex` is the driver's PALLOCATE_FUNCTION_EX or `default_allocate`, called
     // with the list's own parameters as wdm.h does.
     unsafe { (list.allocate_ex)(list.pool_type, list.size as usize, list.tag, lookaside) }
@@ -206,11 +234,10 @@ pub unsafe extern "system" fn free_to_lookaside_list_ex(
 ) {
     // SAFETY: as in `allocate_from_lookaside_list_ex`.
     let list = unsafe { &*lookaside };
-    list.total_frees.fetch_add(1, Ordering::Relaxed);
-    // SAFETY: `list_head` is the list's initialized SLIST_HEADER.
-    let held = unsafe { ExQueryDepthSList(list.list_head.get()) };
+    bump(&list.total_frees);
+    let held = depth(&list.list_head);
     if accounting::frees_to_routine(held, list.depth) {
-        list.free_misses.fetch_add(1, Ordering::Relaxed);
+        bump(&list.free_misses);
         // SAFETY: `free_ex` is the driver's PFREE_FUNCTION_EX or `default_free`, given an entry
         // the list handed out.
         unsafe { (list.free_ex)(entry, lookaside) };
@@ -359,15 +386,82 @@ fn print_pool_balance() {
     };
 }
 
-/// The DLL entry point: reports the pool balance when the process ends.
+/// Whether [`get_current_processor_number_ex`] reads the processor's number with `RDPID`.
+static RDPID_IS_THE_PROCESSOR: AtomicBool = AtomicBool::new(false);
+
+/// `RDPID`: the processor's `IA32_TSC_AUX`, where Linux keeps `(node << 12) | cpu`; `None` when
+/// the processor lacks the instruction (CPUID leaf 7, ECX bit 22).
+fn rdpid_processor() -> Option<u32> {
+    if core::arch::x86_64::__cpuid(0).eax < 7
+        || core::arch::x86_64::__cpuid_count(7, 0).ecx & (1 << 22) == 0
+    {
+        return None;
+    }
+    Some(read_rdpid())
+}
+
+fn read_rdpid() -> u32 {
+    let aux: u64;
+    // SAFETY: RDPID only reads IA32_TSC_AUX into a register; callers checked CPUID for it.
+    unsafe {
+        core::arch::asm!("rdpid {}", out(reg) aux, options(nomem, nostack, preserves_flags));
+    };
+    (aux & 0xFFF) as u32
+}
+
+/// Uses `RDPID` from now on if it names the same processor as Wine's routine (which asks Linux
+/// with a system call): tried a few times, since the thread may move between the two reads.
+fn choose_processor_number_source() {
+    for _ in 0..3 {
+        // SAFETY: NULL is allowed for the optional PROCESSOR_NUMBER.
+        let wine = unsafe { KeGetCurrentProcessorNumberEx(core::ptr::null_mut()) };
+        if rdpid_processor() == Some(wine) {
+            RDPID_IS_THE_PROCESSOR.store(true, Ordering::Relaxed);
+            return;
+        }
+    }
+}
+
+/// `KeGetCurrentProcessorNumberEx`. Windows reads it from the processor's control block in a
+/// few instructions; Wine 8's (a "semi-stub") makes a system call each time, which costs more
+/// than a whole lookaside allocation and would hide what per-processor lists save. Where the
+/// processor has `RDPID` and it agreed with Wine's at start, this reads the same number that
+/// way; elsewhere it is Wine's routine.
+///
+/// # Safety
+/// `number` is NULL or points to a writable `PROCESSOR_NUMBER`.
+#[unsafe(export_name = "fixture_KeGetCurrentProcessorNumberEx")]
+pub unsafe extern "system" fn get_current_processor_number_ex(number: *mut ProcessorNumber) -> u32 {
+    if !RDPID_IS_THE_PROCESSOR.load(Ordering::Relaxed) {
+        // SAFETY: the caller's argument, passed on unchanged.
+        return unsafe { KeGetCurrentProcessorNumberEx(number) };
+    }
+    let index = read_rdpid();
+    if !number.is_null() {
+        // Windows' groups hold 64 processors each.
+        let processor = ProcessorNumber {
+            group: (index / 64) as u16,
+            number: (index % 64) as u8,
+            reserved: 0,
+        };
+        // SAFETY: the caller passes a writable PROCESSOR_NUMBER when it passes one.
+        unsafe { number.write(processor) };
+    }
+    index
+}
+
+/// The DLL entry point: picks how to read the processor number when the process starts, and
+/// reports the pool balance when it ends.
 #[unsafe(no_mangle)]
 pub extern "system" fn fixture_dll_main(
     _module: *mut c_void,
     reason: u32,
     _reserved: *mut c_void,
 ) -> i32 {
-    if reason == DLL_PROCESS_DETACH {
-        print_pool_balance();
+    match reason {
+        DLL_PROCESS_ATTACH => choose_processor_number_source(),
+        DLL_PROCESS_DETACH => print_pool_balance(),
+        _ => {}
     }
     1
 }
