@@ -10,16 +10,24 @@
 //! which would hide contention, does not count. What must be exact (blocks allocated, freed, failed) each thread counts for
 //! itself: the list's own counters are approximate when threads race, as on Windows.
 
-use core::cell::Cell;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use crate::dbg_print;
-use crate::kernel::clock::Instant;
+use crate::kernel::clock;
 use crate::kernel::slist::{SListEntry, SListFloor};
 use crate::kernel::{FromZeros, LookasideList, LookasideStats, Pool, thread};
 
 /// How many times each measurement runs.
 pub const RUNS: u32 = 5;
+
+/// The measurements, in the order they take turns and are logged.
+const PHASES: usize = 3;
+/// The SList floor's phase.
+const FLOOR: usize = 0;
+/// The lookaside list's phase: the only one that counts blocks.
+const LOOKASIDE: usize = 1;
+/// The pool's phase.
+const POOL: usize = 2;
 
 /// Nanoseconds per pair with one decimal, as tenths.
 fn tenths_per_pair(elapsed_ns: u64, pairs: u32) -> u64 {
@@ -31,7 +39,7 @@ fn hundredths(a: u64, b: u64) -> u64 {
     a.saturating_mul(100) / b.max(1)
 }
 
-/// What one thread did in one phase, counted by the thread itself.
+/// What one thread's loop did, counted by the thread itself.
 #[derive(Clone, Copy, Default)]
 struct Tally {
     allocated: u32,
@@ -39,128 +47,125 @@ struct Tally {
     failed: u32,
 }
 
-impl Tally {
-    const fn plus(self, other: Self) -> Self {
-        Self {
-            allocated: self.allocated.wrapping_add(other.allocated),
-            freed: self.freed.wrapping_add(other.freed),
-            failed: self.failed.wrapping_add(other.failed),
-        }
-    }
-}
-
-/// Where a thread leaves when its loop ran (ns since the phase began) and its tally.
-struct Slot {
-    start: AtomicU64,
-    end: AtomicU64,
+/// Every thread's [`Tally`] of every run, each added once its loop has ended: exact.
+#[derive(Default)]
+struct Tallies {
     allocated: AtomicU32,
     freed: AtomicU32,
     failed: AtomicU32,
 }
 
-impl Slot {
+impl Tallies {
+    fn add(&self, tally: Tally) {
+        self.allocated.fetch_add(tally.allocated, Relaxed);
+        self.freed.fetch_add(tally.freed, Relaxed);
+        self.failed.fetch_add(tally.failed, Relaxed);
+    }
+
+    /// The sum, once every thread is joined.
+    fn sum(&self) -> Tally {
+        Tally {
+            allocated: self.allocated.load(Relaxed),
+            freed: self.freed.load(Relaxed),
+            failed: self.failed.load(Relaxed),
+        }
+    }
+}
+
+/// One run's threads, combined as each finishes (in counter ticks): the sum and the longest
+/// of their loops' times, the latest start and the earliest end.
+struct Timing {
+    total: AtomicU64,
+    longest: AtomicU64,
+    latest_start: AtomicU64,
+    earliest_end: AtomicU64,
+}
+
+impl Timing {
     const fn new() -> Self {
         Self {
-            start: AtomicU64::new(0),
-            end: AtomicU64::new(0),
-            allocated: AtomicU32::new(0),
-            freed: AtomicU32::new(0),
-            failed: AtomicU32::new(0),
+            total: AtomicU64::new(0),
+            longest: AtomicU64::new(0),
+            latest_start: AtomicU64::new(0),
+            earliest_end: AtomicU64::new(u64::MAX),
         }
     }
-}
 
-/// One phase's result: threads run, the mean of their own times, whether their loops
-/// overlapped, their tallies summed.
-#[derive(Clone, Copy, Default)]
-struct Measured {
-    ran: u32,
-    mean_ns: u64,
-    overlapped: bool,
-    tally: Tally,
-}
-
-impl Measured {
-    /// The fastest run whose threads overlapped (the median run if none did), with every
-    /// run's tallies.
-    fn pick(mut runs: [Self; RUNS as usize]) -> Self {
-        let tally = runs
-            .iter()
-            .fold(Tally::default(), |sum, run| sum.plus(run.tally));
-        runs.sort_unstable_by_key(|run| run.mean_ns);
-        let chosen = runs
-            .iter()
-            .find(|run| run.overlapped)
-            .unwrap_or(&runs[runs.len() / 2]);
-        Self { tally, ..*chosen }
+    fn add(&self, start: u64, end: u64) {
+        let ticks = end.saturating_sub(start);
+        self.total.fetch_add(ticks, Relaxed);
+        self.longest.fetch_max(ticks, Relaxed);
+        self.latest_start.fetch_max(start, Relaxed);
+        self.earliest_end.fetch_min(end, Relaxed);
     }
-}
 
-/// Runs `work` on `threads` threads that start together; each times itself. A shortfall of
-/// threads is logged once, when `reported` is still false.
-// Its slots stay in a frame of their own (see `thread::run_concurrently`): inlined, the frame
-// would pass 4 KiB and need the stack probe `__chkstk`, which the driver does not import.
-#[inline(never)]
-fn phase(threads: u32, work: &(dyn Fn() -> Tally + Sync), reported: &Cell<bool>) -> Measured {
-    let slots = [const { Slot::new() }; thread::MAX_THREADS];
-    let go = AtomicBool::new(false);
-    let epoch = Instant::now();
-    let (ran, failure) = thread::run_concurrently(threads, &|index| {
-        // The caller (index 0) starts its work after creating every thread: it fires the start.
-        if index == 0 {
-            go.store(true, Ordering::Release);
-        } else {
-            while !go.load(Ordering::Acquire) {
-                core::hint::spin_loop();
-            }
-        }
-        let start = epoch.elapsed_ns();
-        let tally = work();
-        let end = epoch.elapsed_ns();
-        if let Some(slot) = slots.get(index as usize) {
-            slot.start.store(start, Ordering::Relaxed);
-            slot.end.store(end, Ordering::Relaxed);
-            slot.allocated.store(tally.allocated, Ordering::Relaxed);
-            slot.freed.store(tally.freed, Ordering::Relaxed);
-            slot.failed.store(tally.failed, Ordering::Relaxed);
-        }
-    });
-    if let Some(status) = failure.filter(|_| !reported.replace(true)) {
-        dbg_print!(
-            "LookasideList:   Stress: only %u of %u threads could be created (status %08X)\n",
+    /// The run, once its `ran` threads are joined.
+    fn run(&self, ran: u32) -> Run {
+        let longest = self.longest.load(Relaxed);
+        let together = self
+            .earliest_end
+            .load(Relaxed)
+            .saturating_sub(self.latest_start.load(Relaxed));
+        Run {
+            mean_ticks: self.total.load(Relaxed) / u64::from(ran.max(1)),
             ran,
-            threads,
-            status
-        );
+            overlapped: ran <= 1 || together.saturating_mul(10) >= longest.saturating_mul(9),
+        }
     }
-    let (mut total_ns, mut longest, mut latest_start, mut earliest_end) = (0_u64, 0, 0, u64::MAX);
+}
+
+/// One run of one phase: threads run, the mean of their own times, whether their loops
+/// overlapped.
+#[derive(Clone, Copy, Default)]
+struct Run {
+    mean_ticks: u64,
+    ran: u32,
+    overlapped: bool,
+}
+
+/// The fastest run whose threads overlapped (the median run if none did), as ns per pair in
+/// tenths, and its threads.
+fn fastest(runs: &[Run; RUNS as usize], pairs: u32) -> (u64, u32) {
+    const MEDIAN: usize = RUNS as usize / 2;
+    // The run with the lowest key: an overlapped run's key is its place by time (ties by
+    // order), below every run that did not overlap, of which the median's is the lowest.
+    let (mut chosen, mut lowest) = (runs[0], usize::MAX);
+    for (index, run) in runs.iter().enumerate() {
+        let place = runs
+            .iter()
+            .enumerate()
+            .filter(|&(other_index, other)| {
+                (other.mean_ticks, other_index) < (run.mean_ticks, index)
+            })
+            .count();
+        let key = match (run.overlapped, place == MEDIAN) {
+            (true, _) => place,
+            (false, true) => RUNS as usize,
+            (false, false) => RUNS as usize + 1,
+        };
+        if key < lowest {
+            (chosen, lowest) = (*run, key);
+        }
+    }
+    (
+        tenths_per_pair(clock::ticks_to_ns(chosen.mean_ticks), pairs),
+        chosen.ran,
+    )
+}
+
+/// The lookaside list's loop: `pairs` allocations, each block freed at once.
+fn allocate_and_free<T: FromZeros>(list: &LookasideList<T>, pairs: u32) -> Tally {
     let mut tally = Tally::default();
-    // The threads are joined: their stores are visible.
-    for slot in slots.iter().take(ran as usize) {
-        let (start, end) = (
-            slot.start.load(Ordering::Relaxed),
-            slot.end.load(Ordering::Relaxed),
-        );
-        let ns = end.saturating_sub(start);
-        total_ns = total_ns.saturating_add(ns);
-        longest = longest.max(ns);
-        latest_start = latest_start.max(start);
-        earliest_end = earliest_end.min(end);
-        tally.allocated = tally
-            .allocated
-            .wrapping_add(slot.allocated.load(Ordering::Relaxed));
-        tally.freed = tally.freed.wrapping_add(slot.freed.load(Ordering::Relaxed));
-        tally.failed = tally
-            .failed
-            .wrapping_add(slot.failed.load(Ordering::Relaxed));
+    for _ in 0..pairs {
+        if let Some(block) = list.allocate() {
+            tally.allocated += 1;
+            drop(block);
+            tally.freed += 1;
+        } else {
+            tally.failed += 1;
+        }
     }
-    let together = earliest_end.saturating_sub(latest_start);
-    Measured {
-        ran,
-        mean_ns: total_ns / u64::from(ran.max(1)),
-        overlapped: ran <= 1 || together.saturating_mul(10) >= longest.saturating_mul(9),
-        tally,
-    }
+    tally
 }
 
 /// Runs `pairs` alloc+free pairs per thread on the SList floor, the lookaside list and the
@@ -173,48 +178,46 @@ pub fn run<T: FromZeros + Send>(list: &LookasideList<T>, pool: &Pool, pairs: u32
         RUNS
     );
 
-    let floor_work = || {
-        let mut floor = SListFloor::new();
-        let mut entry = SListEntry::new();
-        let found = floor.pop_push(&mut entry, pairs);
-        Tally {
-            allocated: found,
-            freed: found,
-            failed: pairs - found,
-        }
-    };
-    let lookaside_work = || {
-        let mut tally = Tally::default();
-        for _ in 0..pairs {
-            if let Some(block) = list.allocate() {
-                tally.allocated += 1;
-                drop(block);
-                tally.freed += 1;
-            } else {
-                tally.failed += 1;
-            }
-        }
-        tally
-    };
-    let pool_work = || {
-        for _ in 0..pairs {
-            drop(pool.allocate::<T>());
-        }
-        Tally::default()
-    };
+    let tallies = Tallies::default();
+    let mut runs = [[Run::default(); RUNS as usize]; PHASES];
+    let mut reported = false;
     let before = list.stats();
-    let mut floors = [Measured::default(); RUNS as usize];
-    let (mut lists, mut pools) = (floors, floors);
-    let reported = Cell::new(false);
-    for ((floor, lookaside), pool) in floors.iter_mut().zip(&mut lists).zip(&mut pools) {
-        *floor = phase(threads, &floor_work, &reported);
-        *lookaside = phase(threads, &lookaside_work, &reported);
-        *pool = phase(threads, &pool_work, &reported);
+    for round in 0..RUNS as usize {
+        for (phase, phase_runs) in runs.iter_mut().enumerate() {
+            let timing = Timing::new();
+            let (ran, failure) = thread::run_concurrently(threads, &|| {
+                let start = clock::ticks();
+                let tally = match phase {
+                    FLOOR => {
+                        SListFloor::new().pop_push(&mut SListEntry::new(), pairs);
+                        Tally::default()
+                    }
+                    LOOKASIDE => allocate_and_free(list, pairs),
+                    _ => {
+                        for _ in 0..pairs {
+                            drop(pool.allocate::<T>());
+                        }
+                        Tally::default()
+                    }
+                };
+                timing.add(start, clock::ticks());
+                tallies.add(tally);
+            });
+            if let Some(status) = failure.filter(|_| !reported) {
+                reported = true;
+                dbg_print!(
+                    "LookasideList:   Stress: only %u of %u threads could be created (status %08X)\n",
+                    ran,
+                    threads,
+                    status
+                );
+            }
+            phase_runs[round] = timing.run(ran);
+        }
     }
     let after = list.stats();
-    let [floor, lookaside, pool_run] = [floors, lists, pools].map(Measured::pick);
-    let ran = floor.ran;
-    let floor = tenths_per_pair(floor.mean_ns, pairs);
+
+    let (floor, ran) = fastest(&runs[FLOOR], pairs);
     dbg_print!(
         "LookasideList:   Stress slist-floor: %I64u.%I64u ns per pair, %u thread(s)\n",
         floor / 10,
@@ -222,8 +225,7 @@ pub fn run<T: FromZeros + Send>(list: &LookasideList<T>, pool: &Pool, pairs: u32
         ran
     );
 
-    let (ran, counted) = (lookaside.ran, lookaside.tally);
-    let lookaside = tenths_per_pair(lookaside.mean_ns, pairs);
+    let (lookaside, ran) = fastest(&runs[LOOKASIDE], pairs);
     let path = if list.uses_exports() {
         c"exported"
     } else {
@@ -240,8 +242,7 @@ pub fn run<T: FromZeros + Send>(list: &LookasideList<T>, pool: &Pool, pairs: u32
         ratio % 100
     );
 
-    let ran = pool_run.ran;
-    let pool_tenths = tenths_per_pair(pool_run.mean_ns, pairs);
+    let (pool_tenths, ran) = fastest(&runs[POOL], pairs);
     let ratio = hundredths(pool_tenths, lookaside);
     dbg_print!(
         "LookasideList:   Stress pool: %I64u.%I64u ns per pair, %u thread(s), %I64u.%02I64ux the lookaside list\n",
@@ -252,7 +253,7 @@ pub fn run<T: FromZeros + Send>(list: &LookasideList<T>, pool: &Pool, pairs: u32
         ratio % 100
     );
 
-    log_balance(counted, before, after);
+    log_balance(tallies.sum(), before, after);
 }
 
 /// The hit rate and the balance: attempts and blocks from the threads' exact tallies, misses
