@@ -20,23 +20,18 @@ use crate::kernel::{FromZeros, LookasideList, LookasideStats, Pool, thread};
 /// How many times each measurement runs.
 pub const RUNS: u32 = 5;
 
-/// The measurements, in the order they take turns and are logged.
+/// The measurements, in the order they take turns and are logged: the floor, the lookaside
+/// list, the pool.
 const PHASES: usize = 3;
 /// The SList floor's phase.
 const FLOOR: usize = 0;
 /// The lookaside list's phase: the only one that counts blocks.
 const LOOKASIDE: usize = 1;
-/// The pool's phase.
-const POOL: usize = 2;
 
-/// Nanoseconds per pair with one decimal, as tenths.
-fn tenths_per_pair(elapsed_ns: u64, pairs: u32) -> u64 {
-    elapsed_ns.saturating_mul(10) / u64::from(pairs.max(1))
-}
-
-/// `a / b` with two decimals, as hundredths.
+/// `a / b` with two decimals, as hundredths (`b` 0 counts as 1). Its values, tenths of a
+/// nanosecond per pair, are far from overflowing.
 fn hundredths(a: u64, b: u64) -> u64 {
-    a.saturating_mul(100) / b.max(1)
+    a * 100 / b.max(1)
 }
 
 /// What one thread's loop did, counted by the thread itself.
@@ -109,7 +104,8 @@ impl Timing {
         Run {
             mean_ticks: self.total.load(Relaxed) / u64::from(ran.max(1)),
             ran,
-            overlapped: ran <= 1 || together.saturating_mul(10) >= longest.saturating_mul(9),
+            // Ticks times ten fit 64 bits for centuries.
+            overlapped: ran <= 1 || together * 10 >= longest * 9,
         }
     }
 }
@@ -123,34 +119,34 @@ struct Run {
     overlapped: bool,
 }
 
-/// The fastest run whose threads overlapped (the median run if none did), as ns per pair in
-/// tenths, and its threads.
+/// The fastest run whose threads overlapped (the median run if none did), as tenths of a
+/// nanosecond per pair, and its threads.
 fn fastest(runs: &[Run; RUNS as usize], pairs: u32) -> (u64, u32) {
     const MEDIAN: usize = RUNS as usize / 2;
-    // The run with the lowest key: an overlapped run's key is its place by time (ties by
-    // order), below every run that did not overlap, of which the median's is the lowest.
+    // The run with the lowest key: an overlapped run's key is the number of runs faster than
+    // it, below the key of every run that did not overlap, of which the median's (the run
+    // with at most MEDIAN runs faster and more than MEDIAN as fast) is the lowest.
     let (mut chosen, mut lowest) = (runs[0], usize::MAX);
-    for (index, run) in runs.iter().enumerate() {
-        let place = runs
-            .iter()
-            .enumerate()
-            .filter(|&(other_index, other)| {
-                (other.mean_ticks, other_index) < (run.mean_ticks, index)
-            })
-            .count();
-        let key = match (run.overlapped, place == MEDIAN) {
-            (true, _) => place,
-            (false, true) => RUNS as usize,
-            (false, false) => RUNS as usize + 1,
+    for run in runs {
+        let (mut faster, mut as_fast) = (0, 0);
+        for other in runs {
+            faster += usize::from(other.mean_ticks < run.mean_ticks);
+            as_fast += usize::from(other.mean_ticks <= run.mean_ticks);
+        }
+        let key = if run.overlapped {
+            faster
+        } else if faster <= MEDIAN && MEDIAN < as_fast {
+            MEDIAN + RUNS as usize
+        } else {
+            usize::MAX - 1
         };
         if key < lowest {
             (chosen, lowest) = (*run, key);
         }
     }
-    (
-        tenths_per_pair(clock::ticks_to_ns(chosen.mean_ticks), pairs),
-        chosen.ran,
-    )
+    // Nanoseconds fit 64 bits for centuries: times ten as well.
+    let tenths = clock::ticks_to_ns(chosen.mean_ticks) * 10 / u64::from(pairs.max(1));
+    (tenths, chosen.ran)
 }
 
 /// The lookaside list's loop: `pairs` allocations, each block freed at once.
@@ -185,7 +181,7 @@ pub fn run<T: FromZeros + Send>(list: &LookasideList<T>, pool: &Pool, pairs: u32
     for round in 0..RUNS as usize {
         for (phase, phase_runs) in runs.iter_mut().enumerate() {
             let timing = Timing::new();
-            let (ran, failure) = thread::run_concurrently(threads, &|| {
+            let (ran, status) = thread::run_concurrently(threads, &|| {
                 let start = clock::ticks();
                 let tally = match phase {
                     FLOOR => {
@@ -203,7 +199,7 @@ pub fn run<T: FromZeros + Send>(list: &LookasideList<T>, pool: &Pool, pairs: u32
                 timing.add(start, clock::ticks());
                 tallies.add(tally);
             });
-            if let Some(status) = failure.filter(|_| !reported) {
+            if status < 0 && !reported {
                 reported = true;
                 dbg_print!(
                     "LookasideList:   Stress: only %u of %u threads could be created (status %08X)\n",
@@ -217,41 +213,45 @@ pub fn run<T: FromZeros + Send>(list: &LookasideList<T>, pool: &Pool, pairs: u32
     }
     let after = list.stats();
 
-    let (floor, ran) = fastest(&runs[FLOOR], pairs);
-    dbg_print!(
-        "LookasideList:   Stress slist-floor: %I64u.%I64u ns per pair, %u thread(s)\n",
-        floor / 10,
-        floor % 10,
-        ran
-    );
-
-    let (lookaside, ran) = fastest(&runs[LOOKASIDE], pairs);
     let path = if list.uses_exports() {
         c"exported"
     } else {
         c"inline"
     };
-    let ratio = hundredths(lookaside, floor);
-    dbg_print!(
-        "LookasideList:   Stress lookaside-%s: %I64u.%I64u ns per pair, %u thread(s), %I64u.%02I64ux the floor\n",
-        path,
-        lookaside / 10,
-        lookaside % 10,
-        ran,
-        ratio / 100,
-        ratio % 100
-    );
-
-    let (pool_tenths, ran) = fastest(&runs[POOL], pairs);
-    let ratio = hundredths(pool_tenths, lookaside);
-    dbg_print!(
-        "LookasideList:   Stress pool: %I64u.%I64u ns per pair, %u thread(s), %I64u.%02I64ux the lookaside list\n",
-        pool_tenths / 10,
-        pool_tenths % 10,
-        ran,
-        ratio / 100,
-        ratio % 100
-    );
+    let mut previous = 0;
+    for (phase, runs) in runs.iter().enumerate() {
+        let (tenths, ran) = fastest(runs, pairs);
+        let (ns, ns_tenths) = (tenths / 10, tenths % 10);
+        // To the measurement logged before (none for the floor).
+        let ratio = hundredths(tenths, previous);
+        let (ratio, ratio_hundredths) = (ratio / 100, ratio % 100);
+        previous = tenths;
+        match phase {
+            FLOOR => dbg_print!(
+                "LookasideList:   Stress slist-floor: %I64u.%I64u ns per pair, %u thread(s)\n",
+                ns,
+                ns_tenths,
+                ran
+            ),
+            LOOKASIDE => dbg_print!(
+                "LookasideList:   Stress lookaside-%s: %I64u.%I64u ns per pair, %u thread(s), %I64u.%02I64ux the floor\n",
+                path,
+                ns,
+                ns_tenths,
+                ran,
+                ratio,
+                ratio_hundredths
+            ),
+            _ => dbg_print!(
+                "LookasideList:   Stress pool: %I64u.%I64u ns per pair, %u thread(s), %I64u.%02I64ux the lookaside list\n",
+                ns,
+                ns_tenths,
+                ran,
+                ratio,
+                ratio_hundredths
+            ),
+        }
+    }
 
     log_balance(tallies.sum(), before, after);
 }

@@ -24,8 +24,7 @@ pub fn ticks_to_ns(ticks: u64) -> u64 {
     // SAFETY: a plain 64-bit integer in the union.
     let frequency = unsafe { frequency.QuadPart }.unsigned_abs().max(1);
     // Whole seconds, then the remainder: 64-bit arithmetic throughout (no 128-bit division
-    // routine in the driver), exact for counter frequencies up to 18 GHz (10 MHz is usual).
-    (ticks / frequency)
-        .saturating_mul(NS_PER_SECOND)
-        .saturating_add((ticks % frequency).saturating_mul(NS_PER_SECOND) / frequency)
+    // routine in the driver), exact for counter frequencies up to 18 GHz (10 MHz is usual) and
+    // times up to 584 years.
+    ticks / frequency * NS_PER_SECOND + ticks % frequency * NS_PER_SECOND / frequency
 }

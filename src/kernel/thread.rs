@@ -20,8 +20,8 @@ struct Job<'a> {
 /// once every thread exists, and joins them all.
 ///
 /// Returns how many ran (fewer if the kernel could not create a thread) and the status of the
-/// first failed creation.
-pub fn run_concurrently(threads: u32, work: &(dyn Fn() + Sync)) -> (u32, Option<NTSTATUS>) {
+/// first failed creation (`STATUS_SUCCESS` if none failed).
+pub fn run_concurrently(threads: u32, work: &(dyn Fn() + Sync)) -> (u32, NTSTATUS) {
     let job = Job {
         work,
         go: AtomicBool::new(false),
@@ -38,7 +38,7 @@ pub fn run_concurrently(threads: u32, work: &(dyn Fn() + Sync)) -> (u32, Option<
     // One handle per system thread: every thread but the caller's.
     let mut handles: [HANDLE; MAX_THREADS - 1] = [ptr::null_mut(); MAX_THREADS - 1];
     let mut started = 0;
-    let mut failure = None;
+    let mut failure = 0; // STATUS_SUCCESS
     for handle in handles.iter_mut().take(threads.saturating_sub(1) as usize) {
         // SAFETY: `job` outlives the thread: every started thread is waited for below before
         // `job` goes out of scope. PASSIVE_LEVEL.
@@ -54,7 +54,7 @@ pub fn run_concurrently(threads: u32, work: &(dyn Fn() + Sync)) -> (u32, Option<
             )
         };
         if status < 0 {
-            failure = Some(status);
+            failure = status;
             break;
         }
         started += 1;
