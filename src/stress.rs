@@ -112,15 +112,25 @@ impl Timing {
 
 /// One run of one phase: threads run, the mean of their own times, whether their loops
 /// overlapped.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct Run {
     mean_ticks: u64,
     ran: u32,
     overlapped: bool,
 }
 
+impl Run {
+    /// Before the run.
+    const NONE: Self = Self {
+        mean_ticks: 0,
+        ran: 0,
+        overlapped: false,
+    };
+}
+
 /// The fastest run whose threads overlapped (the median run if none did), as tenths of a
 /// nanosecond per pair, and its threads.
+#[inline(always)]
 fn fastest(runs: &[Run; RUNS as usize], pairs: u32) -> (u64, u32) {
     const MEDIAN: usize = RUNS as usize / 2;
     // The run with the lowest key: an overlapped run's key is the number of runs faster than
@@ -175,7 +185,7 @@ pub fn run<T: FromZeros + Send>(list: &LookasideList<T>, pool: &Pool, pairs: u32
     );
 
     let tallies = Tallies::default();
-    let mut runs = [[Run::default(); RUNS as usize]; PHASES];
+    let mut runs = [[Run::NONE; RUNS as usize]; PHASES];
     let mut reported = false;
     let before = list.stats();
     for round in 0..RUNS as usize {
@@ -258,6 +268,7 @@ pub fn run<T: FromZeros + Send>(list: &LookasideList<T>, pool: &Pool, pairs: u32
 
 /// The hit rate and the balance: attempts and blocks from the threads' exact tallies, misses
 /// and the counters from the lists.
+#[inline(always)]
 fn log_balance(counted: Tally, before: LookasideStats, after: LookasideStats) {
     // Attempts are the threads' exact tallies; misses the lists' own count.
     let attempts = counted.allocated.wrapping_add(counted.failed);
