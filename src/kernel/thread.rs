@@ -1,6 +1,7 @@
 //! System threads for the stress run, always joined before their work goes out of scope.
 
 use core::ffi::c_void;
+use core::mem::MaybeUninit;
 use core::ptr;
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -35,8 +36,8 @@ pub fn run_concurrently(threads: u32, work: &(dyn Fn() + Sync)) -> (u32, NTSTATU
         SecurityDescriptor: ptr::null_mut(),
         SecurityQualityOfService: ptr::null_mut(),
     };
-    // One handle per system thread: every thread but the caller's.
-    let mut handles: [HANDLE; MAX_THREADS - 1] = [ptr::null_mut(); MAX_THREADS - 1];
+    // One handle per system thread: every thread but the caller's, written by each creation.
+    let mut handles = [const { MaybeUninit::<HANDLE>::uninit() }; MAX_THREADS - 1];
     let mut started = 0;
     let mut failure = 0; // STATUS_SUCCESS
     for handle in handles.iter_mut().take(threads.saturating_sub(1) as usize) {
@@ -44,7 +45,7 @@ pub fn run_concurrently(threads: u32, work: &(dyn Fn() + Sync)) -> (u32, NTSTATU
         // `job` goes out of scope. PASSIVE_LEVEL.
         let status = unsafe {
             ffi::PsCreateSystemThread(
-                handle,
+                handle.as_mut_ptr(),
                 ffi::SYNCHRONIZE,
                 &raw mut attributes,
                 ptr::null_mut(),
@@ -62,7 +63,9 @@ pub fn run_concurrently(threads: u32, work: &(dyn Fn() + Sync)) -> (u32, NTSTATU
     // Every thread exists: start them, and the caller's work.
     job.go.store(true, Ordering::Release);
     (work)();
-    for &handle in handles.iter().take(started as usize) {
+    for handle in handles.iter().take(started as usize) {
+        // SAFETY: one of the first `started` handles, each written by its successful creation.
+        let handle = unsafe { handle.assume_init() };
         // SAFETY: a thread handle PsCreateSystemThread returned; waiting at PASSIVE_LEVEL
         // without a timeout until the thread has exited.
         let _ = unsafe { ffi::ZwWaitForSingleObject(handle, 0, ptr::null_mut()) };
