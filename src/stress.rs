@@ -7,8 +7,13 @@
 //! each reports its fastest run among those whose threads ran at the same time (their loops
 //! overlapped for at least 90% of the longest one): a time slice lost to another process on a
 //! shared machine only makes a run slower, and a run whose threads happened not to overlap,
-//! which would hide contention, does not count. What must be exact (blocks allocated, freed, failed) each thread counts for
-//! itself: the list's own counters are approximate when threads race, as on Windows.
+//! which would hide contention, does not count. What must be exact (blocks allocated, freed,
+//! failed) each thread counts for itself and adds once its loop is over: the list's own
+//! counters are approximate when threads race, as on Windows.
+//!
+//! The code is written for size as well (the driver's image has a budget): one closure runs
+//! every phase, the threads combine their times and tallies in atomics as they finish (no
+//! per-thread slots), and the pick is a selection over the five runs, not a sort.
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
@@ -326,4 +331,77 @@ fn log_balance(counted: Tally, before: LookasideStats, after: LookasideStats) {
         after.total_allocates.wrapping_sub(before.total_allocates),
         after.total_frees.wrapping_sub(before.total_frees)
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runs(runs: [(u64, u32, bool); RUNS as usize]) -> [Run; RUNS as usize] {
+        runs.map(|(mean_ticks, ran, overlapped)| Run {
+            mean_ticks,
+            ran,
+            overlapped,
+        })
+    }
+
+    /// Tenths of a nanosecond per pair for `ticks` over `pairs`.
+    fn tenths(ticks: u64, pairs: u32) -> u64 {
+        clock::ticks_to_ns(ticks) * 10 / u64::from(pairs)
+    }
+
+    #[test]
+    fn the_fastest_overlapped_run_is_picked_over_faster_ones_that_did_not_overlap() {
+        let picked = fastest(
+            &runs([
+                (500, 2, true),
+                (100, 2, false),
+                (300, 1, true),
+                (400, 2, true),
+                (200, 2, false),
+            ]),
+            1000,
+        );
+        assert_eq!(picked, (tenths(300, 1000), 1));
+    }
+
+    #[test]
+    fn the_median_run_is_picked_when_none_overlapped_ties_included() {
+        let picked = fastest(
+            &runs([
+                (700, 2, false),
+                (100, 2, false),
+                (900, 2, false),
+                (300, 3, false),
+                (500, 1, false),
+            ]),
+            10,
+        );
+        assert_eq!(picked, (tenths(500, 10), 1));
+        let tied = runs([
+            (300, 2, false),
+            (100, 2, false),
+            (300, 2, false),
+            (300, 2, false),
+            (900, 2, false),
+        ]);
+        assert_eq!(fastest(&tied, 10), (tenths(300, 10), 2));
+    }
+
+    #[test]
+    fn a_run_overlaps_when_its_threads_ran_together_for_90_percent_of_the_longest() {
+        let timing = |loops: &[(u64, u64)]| {
+            let timing = Timing::new();
+            for &(start, end) in loops {
+                timing.add(start, end);
+            }
+            timing.run(u32::try_from(loops.len()).unwrap())
+        };
+        let together = timing(&[(0, 100), (5, 103)]);
+        assert!(together.overlapped);
+        assert_eq!((together.mean_ticks, together.ran), (99, 2));
+        assert!(!timing(&[(0, 100), (11, 111)]).overlapped);
+        assert!(timing(&[(0, 100), (10, 110)]).overlapped);
+        assert!(timing(&[(40, 50)]).overlapped);
+    }
 }

@@ -28,3 +28,29 @@ pub fn ticks_to_ns(ticks: u64) -> u64 {
     // times up to 584 years.
     ticks / frequency * NS_PER_SECOND + ticks % frequency * NS_PER_SECOND / frequency
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_convert_to_nanoseconds_exactly() {
+        let frequency = ffi::PERFORMANCE_FREQUENCY.unsigned_abs();
+        let ns_per_tick = 1_000_000_000 / frequency;
+        assert_eq!(ticks_to_ns(0), 0);
+        assert_eq!(ticks_to_ns(7), 7 * ns_per_tick);
+        assert_eq!(
+            ticks_to_ns(3 * frequency + 5),
+            3_000_000_000 + 5 * ns_per_tick
+        );
+        // A day of ticks, far past what 64-bit ticks * 10^9 could hold.
+        assert_eq!(ticks_to_ns(86_400 * frequency), 86_400_000_000_000);
+    }
+
+    #[test]
+    fn the_counter_moves_forward() {
+        let before = ticks();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert!(ticks() > before);
+    }
+}

@@ -85,3 +85,53 @@ unsafe extern "C" fn thread_main(context: *mut c_void) {
     // SAFETY: a system thread ends itself this way; nothing of this thread is used after it.
     let _ = unsafe { ffi::PsTerminateSystemThread(0) };
 }
+
+#[cfg(test)]
+mod tests {
+    use core::sync::atomic::AtomicU32;
+
+    use super::*;
+    use crate::kernel::ffi as sim;
+
+    #[test]
+    fn every_thread_starts_once_all_exist_runs_the_work_once_and_is_joined() {
+        sim::reset(sim::Config::default());
+        let (arrived, started_early) = (AtomicU32::new(0), AtomicU32::new(0));
+        let (ran, status) = run_concurrently(4, &|| {
+            // Each system thread's handle is open from its creation until it is joined, which
+            // the wait below holds off until every thread has looked.
+            if sim::open_handles() != 3 {
+                started_early.fetch_add(1, Ordering::SeqCst);
+            }
+            arrived.fetch_add(1, Ordering::SeqCst);
+            let waiting = std::time::Instant::now();
+            while arrived.load(Ordering::SeqCst) < 4 && waiting.elapsed().as_secs() < 10 {
+                std::thread::yield_now();
+            }
+        });
+        assert_eq!((ran, status), (4, 0));
+        assert_eq!(
+            arrived.load(Ordering::SeqCst),
+            4,
+            "all ran at the same time"
+        );
+        assert_eq!(started_early.load(Ordering::SeqCst), 0);
+        assert_eq!(sim::open_handles(), 0, "every thread handle is closed");
+        assert_eq!(run_concurrently(1, &|| ()), (1, 0));
+        assert_eq!(run_concurrently(0, &|| ()), (1, 0));
+    }
+
+    #[test]
+    fn a_failed_creation_is_reported_and_the_threads_created_still_run() {
+        sim::reset(sim::Config {
+            fail_thread_creation: Some(3),
+            ..sim::Config::default()
+        });
+        let count = AtomicU32::new(0);
+        let (ran, status) = run_concurrently(8, &|| {
+            count.fetch_add(1, Ordering::SeqCst);
+        });
+        assert_eq!((ran, status), (3, sim::STATUS_INSUFFICIENT_RESOURCES));
+        assert_eq!(count.load(Ordering::SeqCst), 3);
+    }
+}
