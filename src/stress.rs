@@ -138,12 +138,12 @@ impl Run {
 // One caller: inlined, it needs no frame and no unwind entry of its own (measured smaller).
 #[allow(clippy::inline_always, reason = "measured smaller, see above")]
 #[inline(always)]
-fn fastest(runs: &[Run; RUNS as usize], pairs: u32) -> (u64, u32) {
+fn fastest(runs: &[Run], pairs: u32) -> (u64, u32) {
     const MEDIAN: usize = RUNS as usize / 2;
     // The run with the lowest key: an overlapped run's key is the number of runs faster than
     // it, below the key of every run that did not overlap, of which the median's (the run
     // with at most MEDIAN runs faster and more than MEDIAN as fast) is the lowest.
-    let (mut chosen, mut lowest) = (runs[0], usize::MAX);
+    let (mut chosen, mut lowest) = (Run::NONE, usize::MAX);
     for run in runs {
         let (mut faster, mut as_fast) = (0, 0);
         for other in runs {
@@ -229,11 +229,12 @@ pub fn run<T: FromZeros + Send>(list: &LookasideList<T>, pool: &Pool, pairs: u32
         pairs,
         tallies: Tallies::default(),
     };
-    let mut runs = [[Run::NONE; RUNS as usize]; PHASES];
+    // Phase by phase, each phase's runs in order (flat: a nested array starts with copies).
+    let mut runs = [Run::NONE; PHASES * RUNS as usize];
     let mut reported = false;
     let before = list.stats();
     for round in 0..RUNS as usize {
-        for (phase, phase_runs) in runs.iter_mut().enumerate() {
+        for phase in 0..PHASES {
             let timing = Timing::new();
             let (ran, status) = thread::run_concurrently(threads, &|| work.run(phase, &timing));
             if status < 0 && !reported {
@@ -245,7 +246,9 @@ pub fn run<T: FromZeros + Send>(list: &LookasideList<T>, pool: &Pool, pairs: u32
                     status
                 );
             }
-            phase_runs[round] = timing.run(ran);
+            if let Some(run) = runs.get_mut(phase * RUNS as usize + round) {
+                *run = timing.run(ran);
+            }
         }
     }
     let after = list.stats();
@@ -256,7 +259,7 @@ pub fn run<T: FromZeros + Send>(list: &LookasideList<T>, pool: &Pool, pairs: u32
         c"inline"
     };
     let mut previous = 0;
-    for (phase, runs) in runs.iter().enumerate() {
+    for (phase, runs) in runs.chunks_exact(RUNS as usize).enumerate() {
         let (tenths, ran) = fastest(runs, pairs);
         let (ns, ns_tenths) = (tenths / 10, tenths % 10);
         // To the measurement logged before (none for the floor).

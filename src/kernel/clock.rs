@@ -10,8 +10,8 @@ use super::ffi;
 pub fn ticks() -> u64 {
     // SAFETY: the frequency is optional (null); callable at any IRQL.
     let ticks = unsafe { ffi::KeQueryPerformanceCounter(core::ptr::null_mut()) };
-    // SAFETY: a plain 64-bit integer in the union.
-    unsafe { ticks.QuadPart }.unsigned_abs()
+    // SAFETY: a plain 64-bit integer in the union (never negative: the bits as they are).
+    unsafe { ticks.QuadPart }.cast_unsigned()
 }
 
 /// Nanoseconds in `ticks` ticks of the performance counter.
@@ -21,8 +21,8 @@ pub fn ticks_to_ns(ticks: u64) -> u64 {
     let mut frequency = ffi::LARGE_INTEGER { QuadPart: 0 };
     // SAFETY: a valid out pointer; callable at any IRQL.
     unsafe { ffi::KeQueryPerformanceCounter(&raw mut frequency) };
-    // SAFETY: a plain 64-bit integer in the union.
-    let frequency = unsafe { frequency.QuadPart }.unsigned_abs().max(1);
+    // SAFETY: a plain 64-bit integer in the union (positive: the bits as they are).
+    let frequency = unsafe { frequency.QuadPart }.cast_unsigned().max(1);
     // Whole seconds, then the remainder: 64-bit arithmetic throughout (no 128-bit division
     // routine in the driver), exact for counter frequencies up to 18 GHz (10 MHz is usual) and
     // times up to 584 years.
