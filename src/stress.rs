@@ -7,31 +7,39 @@
 //! each reports its fastest run among those whose threads ran at the same time (their loops
 //! overlapped for at least 90% of the longest one): a time slice lost to another process on a
 //! shared machine only makes a run slower, and a run whose threads happened not to overlap,
-//! which would hide contention, does not count. What must be exact (blocks allocated, freed, failed) each thread counts for
-//! itself: the list's own counters are approximate when threads race, as on Windows.
+//! which would hide contention, does not count. What must be exact (blocks allocated, freed,
+//! failed) each thread counts for itself and adds once its loop is over: the list's own
+//! counters are approximate when threads race, as on Windows.
+//!
+//! The code is written for size as well (the driver's image has a budget): one closure runs
+//! every phase, the threads combine their times and tallies in atomics as they finish (no
+//! per-thread slots), and the pick is a selection over the five runs, not a sort.
 
-use core::cell::Cell;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use crate::dbg_print;
-use crate::kernel::clock::Instant;
+use crate::kernel::clock;
 use crate::kernel::slist::{SListEntry, SListFloor};
 use crate::kernel::{FromZeros, LookasideList, LookasideStats, Pool, thread};
 
 /// How many times each measurement runs.
 pub const RUNS: u32 = 5;
 
-/// Nanoseconds per pair with one decimal, as tenths.
-fn tenths_per_pair(elapsed_ns: u64, pairs: u32) -> u64 {
-    elapsed_ns.saturating_mul(10) / u64::from(pairs.max(1))
-}
+/// The measurements, in the order they take turns and are logged: the floor, the lookaside
+/// list, the pool.
+const PHASES: usize = 3;
+/// The SList floor's phase.
+const FLOOR: usize = 0;
+/// The lookaside list's phase: the only one that counts blocks.
+const LOOKASIDE: usize = 1;
 
-/// `a / b` with two decimals, as hundredths.
+/// `a / b` with two decimals, as hundredths (`b` 0 counts as 1). Its values, tenths of a
+/// nanosecond per pair, are far from overflowing.
 fn hundredths(a: u64, b: u64) -> u64 {
-    a.saturating_mul(100) / b.max(1)
+    a * 100 / b.max(1)
 }
 
-/// What one thread did in one phase, counted by the thread itself.
+/// What one thread's loop did, counted by the thread itself.
 #[derive(Clone, Copy, Default)]
 struct Tally {
     allocated: u32,
@@ -39,127 +47,169 @@ struct Tally {
     failed: u32,
 }
 
-impl Tally {
-    const fn plus(self, other: Self) -> Self {
-        Self {
-            allocated: self.allocated.wrapping_add(other.allocated),
-            freed: self.freed.wrapping_add(other.freed),
-            failed: self.failed.wrapping_add(other.failed),
-        }
-    }
-}
-
-/// Where a thread leaves when its loop ran (ns since the phase began) and its tally.
-struct Slot {
-    start: AtomicU64,
-    end: AtomicU64,
+/// Every thread's [`Tally`] of every run, each added once its loop has ended: exact.
+#[derive(Default)]
+struct Tallies {
     allocated: AtomicU32,
     freed: AtomicU32,
     failed: AtomicU32,
 }
 
-impl Slot {
+impl Tallies {
+    fn add(&self, tally: Tally) {
+        self.allocated.fetch_add(tally.allocated, Relaxed);
+        self.freed.fetch_add(tally.freed, Relaxed);
+        self.failed.fetch_add(tally.failed, Relaxed);
+    }
+
+    /// The sum, once every thread is joined.
+    fn sum(&self) -> Tally {
+        Tally {
+            allocated: self.allocated.load(Relaxed),
+            freed: self.freed.load(Relaxed),
+            failed: self.failed.load(Relaxed),
+        }
+    }
+}
+
+/// One run's threads, combined as each finishes (in counter ticks): the sum and the longest
+/// of their loops' times, the latest start and the earliest end.
+struct Timing {
+    total: AtomicU64,
+    longest: AtomicU64,
+    latest_start: AtomicU64,
+    earliest_end: AtomicU64,
+}
+
+impl Timing {
     const fn new() -> Self {
         Self {
-            start: AtomicU64::new(0),
-            end: AtomicU64::new(0),
-            allocated: AtomicU32::new(0),
-            freed: AtomicU32::new(0),
-            failed: AtomicU32::new(0),
+            total: AtomicU64::new(0),
+            longest: AtomicU64::new(0),
+            latest_start: AtomicU64::new(0),
+            earliest_end: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    fn add(&self, start: u64, end: u64) {
+        let ticks = end.saturating_sub(start);
+        self.total.fetch_add(ticks, Relaxed);
+        self.longest.fetch_max(ticks, Relaxed);
+        self.latest_start.fetch_max(start, Relaxed);
+        self.earliest_end.fetch_min(end, Relaxed);
+    }
+
+    /// The run, once its `ran` threads are joined.
+    fn run(&self, ran: u32) -> Run {
+        let longest = self.longest.load(Relaxed);
+        let together = self
+            .earliest_end
+            .load(Relaxed)
+            .saturating_sub(self.latest_start.load(Relaxed));
+        Run {
+            mean_ticks: self.total.load(Relaxed) / u64::from(ran.max(1)),
+            ran,
+            // Ticks times ten fit 64 bits for centuries.
+            overlapped: ran <= 1 || together * 10 >= longest * 9,
         }
     }
 }
 
-/// One phase's result: threads run, the mean of their own times, whether their loops
-/// overlapped, their tallies summed.
-#[derive(Clone, Copy, Default)]
-struct Measured {
+/// One run of one phase: threads run, the mean of their own times, whether their loops
+/// overlapped.
+#[derive(Clone, Copy)]
+struct Run {
+    mean_ticks: u64,
     ran: u32,
-    mean_ns: u64,
     overlapped: bool,
-    tally: Tally,
 }
 
-impl Measured {
-    /// The fastest run whose threads overlapped (the median run if none did), with every
-    /// run's tallies.
-    fn pick(mut runs: [Self; RUNS as usize]) -> Self {
-        let tally = runs
-            .iter()
-            .fold(Tally::default(), |sum, run| sum.plus(run.tally));
-        runs.sort_unstable_by_key(|run| run.mean_ns);
-        let chosen = runs
-            .iter()
-            .find(|run| run.overlapped)
-            .unwrap_or(&runs[runs.len() / 2]);
-        Self { tally, ..*chosen }
-    }
+impl Run {
+    /// Before the run.
+    const NONE: Self = Self {
+        mean_ticks: 0,
+        ran: 0,
+        overlapped: false,
+    };
 }
 
-/// Runs `work` on `threads` threads that start together; each times itself. A shortfall of
-/// threads is logged once, when `reported` is still false.
-// Its slots stay in a frame of their own (see `thread::run_concurrently`): inlined, the frame
-// would pass 4 KiB and need the stack probe `__chkstk`, which the driver does not import.
-#[inline(never)]
-fn phase(threads: u32, work: &(dyn Fn() -> Tally + Sync), reported: &Cell<bool>) -> Measured {
-    let slots = [const { Slot::new() }; thread::MAX_THREADS];
-    let go = AtomicBool::new(false);
-    let epoch = Instant::now();
-    let (ran, failure) = thread::run_concurrently(threads, &|index| {
-        // The caller (index 0) starts its work after creating every thread: it fires the start.
-        if index == 0 {
-            go.store(true, Ordering::Release);
+/// The fastest run whose threads overlapped (the median run if none did), as tenths of a
+/// nanosecond per pair, and its threads.
+// One caller: inlined, it needs no frame and no unwind entry of its own (measured smaller).
+#[allow(clippy::inline_always, reason = "measured smaller, see above")]
+#[inline(always)]
+fn fastest(runs: &[Run], pairs: u32) -> (u64, u32) {
+    const MEDIAN: usize = RUNS as usize / 2;
+    // The run with the lowest key: an overlapped run's key is the number of runs faster than
+    // it, below the key of every run that did not overlap, of which the median's (the run
+    // with at most MEDIAN runs faster and more than MEDIAN as fast) is the lowest.
+    let (mut chosen, mut lowest) = (Run::NONE, usize::MAX);
+    for run in runs {
+        let (mut faster, mut as_fast) = (0, 0);
+        for other in runs {
+            faster += usize::from(other.mean_ticks < run.mean_ticks);
+            as_fast += usize::from(other.mean_ticks <= run.mean_ticks);
+        }
+        let key = if run.overlapped {
+            faster
+        } else if faster <= MEDIAN && MEDIAN < as_fast {
+            MEDIAN + RUNS as usize
         } else {
-            while !go.load(Ordering::Acquire) {
-                core::hint::spin_loop();
+            usize::MAX - 1
+        };
+        if key < lowest {
+            (chosen, lowest) = (*run, key);
+        }
+    }
+    // Nanoseconds fit 64 bits for centuries: times ten as well.
+    let tenths = clock::ticks_to_ns(chosen.mean_ticks) * 10 / u64::from(pairs.max(1));
+    (tenths, chosen.ran)
+}
+
+/// What every thread of the stress run works on, and where it adds its tally.
+struct Work<'a, T: FromZeros> {
+    list: &'a LookasideList<T>,
+    pool: &'a Pool,
+    pairs: u32,
+    tallies: Tallies,
+}
+
+impl<T: FromZeros> Work<'_, T> {
+    /// One thread's loop of `phase`, timed into `timing`.
+    // Inlined into the one closure that calls it (measured smaller).
+    #[inline]
+    fn run(&self, phase: usize, timing: &Timing) {
+        let start = clock::ticks();
+        let tally = match phase {
+            FLOOR => {
+                SListFloor::new().pop_push(&mut SListEntry::new(), self.pairs);
+                Tally::default()
+            }
+            LOOKASIDE => self.allocate_and_free(),
+            _ => {
+                for _ in 0..self.pairs {
+                    drop(self.pool.allocate::<T>());
+                }
+                Tally::default()
+            }
+        };
+        timing.add(start, clock::ticks());
+        self.tallies.add(tally);
+    }
+
+    /// The lookaside list's loop: allocations, each block freed at once.
+    fn allocate_and_free(&self) -> Tally {
+        let mut tally = Tally::default();
+        for _ in 0..self.pairs {
+            if let Some(block) = self.list.allocate() {
+                tally.allocated += 1;
+                drop(block);
+                tally.freed += 1;
+            } else {
+                tally.failed += 1;
             }
         }
-        let start = epoch.elapsed_ns();
-        let tally = work();
-        let end = epoch.elapsed_ns();
-        if let Some(slot) = slots.get(index as usize) {
-            slot.start.store(start, Ordering::Relaxed);
-            slot.end.store(end, Ordering::Relaxed);
-            slot.allocated.store(tally.allocated, Ordering::Relaxed);
-            slot.freed.store(tally.freed, Ordering::Relaxed);
-            slot.failed.store(tally.failed, Ordering::Relaxed);
-        }
-    });
-    if let Some(status) = failure.filter(|_| !reported.replace(true)) {
-        dbg_print!(
-            "LookasideList:   Stress: only %u of %u threads could be created (status %08X)\n",
-            ran,
-            threads,
-            status
-        );
-    }
-    let (mut total_ns, mut longest, mut latest_start, mut earliest_end) = (0_u64, 0, 0, u64::MAX);
-    let mut tally = Tally::default();
-    // The threads are joined: their stores are visible.
-    for slot in slots.iter().take(ran as usize) {
-        let (start, end) = (
-            slot.start.load(Ordering::Relaxed),
-            slot.end.load(Ordering::Relaxed),
-        );
-        let ns = end.saturating_sub(start);
-        total_ns = total_ns.saturating_add(ns);
-        longest = longest.max(ns);
-        latest_start = latest_start.max(start);
-        earliest_end = earliest_end.min(end);
-        tally.allocated = tally
-            .allocated
-            .wrapping_add(slot.allocated.load(Ordering::Relaxed));
-        tally.freed = tally.freed.wrapping_add(slot.freed.load(Ordering::Relaxed));
-        tally.failed = tally
-            .failed
-            .wrapping_add(slot.failed.load(Ordering::Relaxed));
-    }
-    let together = earliest_end.saturating_sub(latest_start);
-    Measured {
-        ran,
-        mean_ns: total_ns / u64::from(ran.max(1)),
-        overlapped: ran <= 1 || together.saturating_mul(10) >= longest.saturating_mul(9),
-        tally,
+        tally
     }
 }
 
@@ -173,90 +223,84 @@ pub fn run<T: FromZeros + Send>(list: &LookasideList<T>, pool: &Pool, pairs: u32
         RUNS
     );
 
-    let floor_work = || {
-        let mut floor = SListFloor::new();
-        let mut entry = SListEntry::new();
-        let found = floor.pop_push(&mut entry, pairs);
-        Tally {
-            allocated: found,
-            freed: found,
-            failed: pairs - found,
-        }
+    let work = Work {
+        list,
+        pool,
+        pairs,
+        tallies: Tallies::default(),
     };
-    let lookaside_work = || {
-        let mut tally = Tally::default();
-        for _ in 0..pairs {
-            if let Some(block) = list.allocate() {
-                tally.allocated += 1;
-                drop(block);
-                tally.freed += 1;
-            } else {
-                tally.failed += 1;
+    // Phase by phase, each phase's runs in order (flat: a nested array starts with copies).
+    let mut runs = [Run::NONE; PHASES * RUNS as usize];
+    let mut reported = false;
+    let before = list.stats();
+    for round in 0..RUNS as usize {
+        for phase in 0..PHASES {
+            let timing = Timing::new();
+            let (ran, status) = thread::run_concurrently(threads, &|| work.run(phase, &timing));
+            if status < 0 && !reported {
+                reported = true;
+                dbg_print!(
+                    "LookasideList:   Stress: only %u of %u threads could be created (status %08X)\n",
+                    ran,
+                    threads,
+                    status
+                );
+            }
+            if let Some(run) = runs.get_mut(phase * RUNS as usize + round) {
+                *run = timing.run(ran);
             }
         }
-        tally
-    };
-    let pool_work = || {
-        for _ in 0..pairs {
-            drop(pool.allocate::<T>());
-        }
-        Tally::default()
-    };
-    let before = list.stats();
-    let mut floors = [Measured::default(); RUNS as usize];
-    let (mut lists, mut pools) = (floors, floors);
-    let reported = Cell::new(false);
-    for ((floor, lookaside), pool) in floors.iter_mut().zip(&mut lists).zip(&mut pools) {
-        *floor = phase(threads, &floor_work, &reported);
-        *lookaside = phase(threads, &lookaside_work, &reported);
-        *pool = phase(threads, &pool_work, &reported);
     }
     let after = list.stats();
-    let [floor, lookaside, pool_run] = [floors, lists, pools].map(Measured::pick);
-    let ran = floor.ran;
-    let floor = tenths_per_pair(floor.mean_ns, pairs);
-    dbg_print!(
-        "LookasideList:   Stress slist-floor: %I64u.%I64u ns per pair, %u thread(s)\n",
-        floor / 10,
-        floor % 10,
-        ran
-    );
 
-    let (ran, counted) = (lookaside.ran, lookaside.tally);
-    let lookaside = tenths_per_pair(lookaside.mean_ns, pairs);
     let path = if list.uses_exports() {
         c"exported"
     } else {
         c"inline"
     };
-    let ratio = hundredths(lookaside, floor);
-    dbg_print!(
-        "LookasideList:   Stress lookaside-%s: %I64u.%I64u ns per pair, %u thread(s), %I64u.%02I64ux the floor\n",
-        path,
-        lookaside / 10,
-        lookaside % 10,
-        ran,
-        ratio / 100,
-        ratio % 100
-    );
+    let mut previous = 0;
+    for (phase, runs) in runs.chunks_exact(RUNS as usize).enumerate() {
+        let (tenths, ran) = fastest(runs, pairs);
+        let (ns, ns_tenths) = (tenths / 10, tenths % 10);
+        // To the measurement logged before (none for the floor).
+        let ratio = hundredths(tenths, previous);
+        let (ratio, ratio_hundredths) = (ratio / 100, ratio % 100);
+        previous = tenths;
+        match phase {
+            FLOOR => dbg_print!(
+                "LookasideList:   Stress slist-floor: %I64u.%I64u ns per pair, %u thread(s)\n",
+                ns,
+                ns_tenths,
+                ran
+            ),
+            LOOKASIDE => dbg_print!(
+                "LookasideList:   Stress lookaside-%s: %I64u.%I64u ns per pair, %u thread(s), %I64u.%02I64ux the floor\n",
+                path,
+                ns,
+                ns_tenths,
+                ran,
+                ratio,
+                ratio_hundredths
+            ),
+            _ => dbg_print!(
+                "LookasideList:   Stress pool: %I64u.%I64u ns per pair, %u thread(s), %I64u.%02I64ux the lookaside list\n",
+                ns,
+                ns_tenths,
+                ran,
+                ratio,
+                ratio_hundredths
+            ),
+        }
+    }
 
-    let ran = pool_run.ran;
-    let pool_tenths = tenths_per_pair(pool_run.mean_ns, pairs);
-    let ratio = hundredths(pool_tenths, lookaside);
-    dbg_print!(
-        "LookasideList:   Stress pool: %I64u.%I64u ns per pair, %u thread(s), %I64u.%02I64ux the lookaside list\n",
-        pool_tenths / 10,
-        pool_tenths % 10,
-        ran,
-        ratio / 100,
-        ratio % 100
-    );
-
-    log_balance(counted, before, after);
+    log_balance(work.tallies.sum(), before, after);
 }
 
 /// The hit rate and the balance: attempts and blocks from the threads' exact tallies, misses
 /// and the counters from the lists.
+// One caller: inlined, it needs no frame and no unwind entry of its own (measured smaller).
+#[allow(clippy::inline_always, reason = "measured smaller, see above")]
+#[inline(always)]
 fn log_balance(counted: Tally, before: LookasideStats, after: LookasideStats) {
     // Attempts are the threads' exact tallies; misses the lists' own count.
     let attempts = counted.allocated.wrapping_add(counted.failed);
@@ -290,4 +334,77 @@ fn log_balance(counted: Tally, before: LookasideStats, after: LookasideStats) {
         after.total_allocates.wrapping_sub(before.total_allocates),
         after.total_frees.wrapping_sub(before.total_frees)
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runs(runs: [(u64, u32, bool); RUNS as usize]) -> [Run; RUNS as usize] {
+        runs.map(|(mean_ticks, ran, overlapped)| Run {
+            mean_ticks,
+            ran,
+            overlapped,
+        })
+    }
+
+    /// Tenths of a nanosecond per pair for `ticks` over `pairs`.
+    fn tenths(ticks: u64, pairs: u32) -> u64 {
+        clock::ticks_to_ns(ticks) * 10 / u64::from(pairs)
+    }
+
+    #[test]
+    fn the_fastest_overlapped_run_is_picked_over_faster_ones_that_did_not_overlap() {
+        let picked = fastest(
+            &runs([
+                (500, 2, true),
+                (100, 2, false),
+                (300, 1, true),
+                (400, 2, true),
+                (200, 2, false),
+            ]),
+            1000,
+        );
+        assert_eq!(picked, (tenths(300, 1000), 1));
+    }
+
+    #[test]
+    fn the_median_run_is_picked_when_none_overlapped_ties_included() {
+        let picked = fastest(
+            &runs([
+                (700, 2, false),
+                (100, 2, false),
+                (900, 2, false),
+                (300, 3, false),
+                (500, 1, false),
+            ]),
+            10,
+        );
+        assert_eq!(picked, (tenths(500, 10), 1));
+        let tied = runs([
+            (300, 2, false),
+            (100, 2, false),
+            (300, 2, false),
+            (300, 2, false),
+            (900, 2, false),
+        ]);
+        assert_eq!(fastest(&tied, 10), (tenths(300, 10), 2));
+    }
+
+    #[test]
+    fn a_run_overlaps_when_its_threads_ran_together_for_90_percent_of_the_longest() {
+        let timing = |loops: &[(u64, u64)]| {
+            let timing = Timing::new();
+            for &(start, end) in loops {
+                timing.add(start, end);
+            }
+            timing.run(u32::try_from(loops.len()).unwrap())
+        };
+        let together = timing(&[(0, 100), (5, 103)]);
+        assert!(together.overlapped);
+        assert_eq!((together.mean_ticks, together.ran), (99, 2));
+        assert!(!timing(&[(0, 100), (11, 111)]).overlapped);
+        assert!(timing(&[(0, 100), (10, 110)]).overlapped);
+        assert!(timing(&[(40, 50)]).overlapped);
+    }
 }

@@ -47,25 +47,22 @@ impl SListFloor {
     }
 
     /// Pushes `entry`, then `pairs` times pops it and pushes it back, then pops it for good.
-    /// Returns how many of the pairs' pops found it (all of them: nothing else uses the list).
-    pub fn pop_push(&mut self, entry: &mut SListEntry, pairs: u32) -> u32 {
+    /// (Every pop finds it: nothing else uses the list.)
+    pub fn pop_push(&mut self, entry: &mut SListEntry, pairs: u32) {
         let header = self.header.get();
         // SAFETY: an aligned header and an aligned entry that is not linked: `&mut` proves no
         // one else uses either, and the final pop below unlinks the entry again.
         unsafe { ffi::ExpInterlockedPushEntrySList(header, entry.0.get()) };
-        let mut found = 0;
         for _ in 0..pairs {
             // SAFETY: the same header, holding at most the one entry.
             let popped = unsafe { ffi::ExpInterlockedPopEntrySList(header) };
             if !popped.is_null() {
-                found += 1;
                 // SAFETY: `popped` is `entry`, just unlinked and still exclusively ours.
                 unsafe { ffi::ExpInterlockedPushEntrySList(header, popped) };
             }
         }
         // SAFETY: the same header; this unlinks the entry before the borrows end.
         unsafe { ffi::ExpInterlockedPopEntrySList(header) };
-        found
     }
 }
 
