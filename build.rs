@@ -144,7 +144,14 @@ mod ddk {
             };
             format!("bindgen over the MinGW-w64 DDK headers failed{hint}: {e}")
         })?;
-        bindings.write_to_file(out.join("ddk_bindings.rs"))?;
+        // The routines come from ntoskrnl.exe: declared so, the compiler calls each through its
+        // import address table entry (`call [__imp_X]`) instead of through a jump thunk the
+        // linker would add per routine.
+        let text = bindings.to_string().replace(
+            "\nunsafe extern \"C\" {",
+            "\n#[link(name = \"ntoskrnl\", kind = \"dylib\")]\nunsafe extern \"C\" {",
+        );
+        std::fs::write(out.join("ddk_bindings.rs"), text)?;
         Ok(())
     }
 
