@@ -1,6 +1,7 @@
 //! Where a lookaside list's control blocks live: one `LOOKASIDE_LIST_EX` for the shared list,
 //! or one per active processor, each on cache lines of its own.
 
+use core::num::NonZeroU32;
 use core::ptr::NonNull;
 use core::sync::atomic::AtomicBool;
 
@@ -19,7 +20,7 @@ pub enum ListMode {
 }
 
 /// The most lists a per-processor set has; processors beyond it share lists (index modulo).
-pub const MAX_LISTS: u32 = 256;
+pub const MAX_LISTS: NonZeroU32 = NonZeroU32::new(256).unwrap();
 
 /// The distance between per-processor control blocks: two cache lines, so no block shares a
 /// line, nor the pair of lines the adjacent-line prefetcher fetches together, with another.
@@ -48,7 +49,7 @@ pub(super) struct SetInfo {
     /// The set's first control block.
     pub first: NonNull<LookasideControl>,
     /// How many control blocks the set has.
-    pub count: u32,
+    pub count: NonZeroU32,
     /// This block's index in the set.
     pub index: u32,
     /// Set just before the allocation that fault injection makes fail (the first block's).
@@ -59,7 +60,7 @@ pub(super) struct SetInfo {
 pub struct ControlBlock {
     block: PoolBox<LookasideControl>,
     first: NonNull<LookasideControl>,
-    count: u32,
+    count: NonZeroU32,
 }
 
 impl ControlBlock {
@@ -69,11 +70,11 @@ impl ControlBlock {
     pub fn allocate(mode: ListMode, tag: u32) -> Option<Self> {
         let pool = Pool::new(PoolKind::NonPaged, tag);
         let (block, count) = match mode {
-            ListMode::Shared => (pool.allocate::<LookasideControl>()?, 1),
+            ListMode::Shared => (pool.allocate::<LookasideControl>()?, NonZeroU32::MIN),
             ListMode::PerProcessor => {
                 let count = processor::active_count().min(MAX_LISTS);
                 // Room to move the first block up to the next STRIDE boundary.
-                let bytes = count as usize * STRIDE + (STRIDE - POOL_ALIGNMENT);
+                let bytes = count.get() as usize * STRIDE + (STRIDE - POOL_ALIGNMENT);
                 (pool.allocate_bytes::<LookasideControl>(bytes)?, count)
             }
         };
@@ -98,7 +99,7 @@ impl ControlBlock {
 
     /// How many control blocks (lists) the block holds.
     #[must_use]
-    pub const fn count(&self) -> u32 {
+    pub const fn count(&self) -> NonZeroU32 {
         self.count
     }
 

@@ -59,7 +59,7 @@ pub struct ListOptions {
 /// that every block is back before [`LookasideList::delete`] deletes any list.
 pub struct LookasideList<T> {
     first: NonNull<LookasideControl>,
-    lists: u32,
+    lists: NonZeroU32,
     allocate_export: Option<AllocateFromLookaside>,
     free_export: Option<FreeToLookaside>,
     fail_allocation_at: Option<NonZeroU32>,
@@ -108,12 +108,12 @@ impl<T> LookasideList<T> {
         let first = control.first();
         let count = control.count();
         let allocate: ffi::PALLOCATE_FUNCTION_EX =
-            if options.fail_allocation_at.is_some() || count > 1 {
+            if options.fail_allocation_at.is_some() || count.get() > 1 {
                 Some(allocate_for_set)
             } else {
                 None
             };
-        for index in 0..count {
+        for index in 0..count.get() {
             let block = control::nth(first, index).as_ptr();
             let set = SetInfo {
                 first,
@@ -173,7 +173,7 @@ impl<T> LookasideList<T> {
     /// How many lists: 1, or one per active processor.
     #[must_use]
     pub const fn lists(&self) -> u32 {
-        self.lists
+        self.lists.get()
     }
 
     /// Whether blocks go through the kernel's exported routines (`false`: the inline port).
@@ -193,12 +193,12 @@ impl<T> LookasideList<T> {
     /// The list of the processor the caller runs on (the only one in shared mode).
     #[inline]
     fn current(&self) -> ListEx<'_> {
-        if self.lists == 1 {
+        if self.lists == NonZeroU32::MIN {
             return self.list(0);
         }
         let processor = processor::current_index();
         // A processor added after the count was taken has a higher index: it shares a list.
-        let index = if processor < self.lists {
+        let index = if processor < self.lists.get() {
             processor
         } else {
             processor % self.lists
@@ -239,7 +239,7 @@ impl<T> LookasideList<T> {
         if count == k.get() {
             // A block waiting on a list would be handed out without asking the callback:
             // empty every list first, so this allocation reaches the pool through it.
-            for index in 0..self.lists {
+            for index in 0..self.lists() {
                 self.list(index).flush();
             }
             self.fail_next().store(true, Ordering::Relaxed);
@@ -266,14 +266,14 @@ impl<T> LookasideList<T> {
     /// report, and that list's address.
     #[must_use]
     pub fn stats_of(&self, index: u32) -> (*mut LOOKASIDE_LIST_EX, LookasideStats) {
-        let list = self.list(index.min(self.lists - 1));
+        let list = self.list(index.min(self.lists() - 1));
         (list.as_ptr(), list.stats())
     }
 
     /// The counters of every list together (of the only list, in shared mode).
     #[must_use]
     pub fn stats(&self) -> LookasideStats {
-        (0..self.lists)
+        (0..self.lists())
             .map(|index| self.list(index).stats())
             .reduce(LookasideStats::plus)
             .unwrap_or_default()
@@ -291,7 +291,7 @@ impl<T> LookasideList<T> {
     }
 
     fn delete_lists(&self) {
-        for index in 0..self.lists {
+        for index in 0..self.lists() {
             // SAFETY: the list is initialised and no block is outstanding (`self` is being
             // consumed or dropped, so no `Block` borrows it); each list is deleted once.
             unsafe { ffi::ExDeleteLookasideListEx(self.list(index).as_ptr()) };
@@ -397,8 +397,14 @@ unsafe extern "C" fn allocate_for_set(
     if unsafe { (*first).set.fail_next.swap(false, Ordering::Relaxed) } {
         return core::ptr::null_mut();
     }
-    for step in 1..set.count {
-        let other = control::nth(set.first, (set.index + step) % set.count);
+    // The other lists, from the next one round to the previous one.
+    let mut index = set.index;
+    for _ in 1..set.count.get() {
+        index += 1;
+        if index == set.count.get() {
+            index = 0;
+        }
+        let other = control::nth(set.first, index);
         // SAFETY: every list of the set is initialised before any block is allocated and
         // deleted only after every block is back.
         let other = unsafe { ListEx::new(other.cast()) };
