@@ -153,8 +153,10 @@ impl<T: Linked> Drop for Chain<'_, T> {
     fn drop(&mut self) {
         // SAFETY: `drop` never moves `self`; pinning it again for the pops is sound.
         let mut this = unsafe { Pin::new_unchecked(self) };
+        let source = this.source;
         while let Some(block) = this.as_mut().pop_front() {
-            drop(block);
+            // Through the list's out-of-line `free`, not an inlined drop (a smaller driver).
+            source.free(block);
         }
     }
 }
