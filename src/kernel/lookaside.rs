@@ -18,7 +18,7 @@ use super::ffi::{self, LOOKASIDE_LIST_EX, NTSTATUS};
 use super::list_ex::{ListEx, LookasideStats};
 use super::pool::PoolKind;
 use super::processor;
-use super::routines::{AllocateFromLookaside, FreeToLookaside, Routines};
+use super::routines::{self, AllocateFromLookaside, FreeToLookaside};
 
 /// Which implementation of the allocate/free pair the list uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,13 +98,11 @@ impl<T> LookasideList<T> {
             // Blocks come from the pool, 16-byte aligned on x64.
             assert!(align_of::<T>() <= 16);
         }
-        let routines = Routines::resolve();
-        let (allocate_export, free_export) = match options.path {
-            ApiPath::Inline => (None, None),
-            ApiPath::Auto | ApiPath::Exported => {
-                (routines.allocate_from_lookaside, routines.free_to_lookaside)
-            }
+        let exports = match options.path {
+            ApiPath::Inline => None,
+            ApiPath::Auto | ApiPath::Exported => routines::lookaside_exports(),
         };
+        let (allocate_export, free_export) = exports.unzip();
         let first = control.first();
         let count = control.count();
         let allocate: ffi::PALLOCATE_FUNCTION_EX =

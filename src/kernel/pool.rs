@@ -5,7 +5,7 @@ use core::marker::PhantomData;
 use core::ptr::NonNull;
 
 use super::ffi;
-use super::routines::{AllocatePool2, Routines};
+use super::routines::{self, AllocatePool2};
 
 /// Which pool a block comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,7 +65,7 @@ impl Pool {
         Self {
             kind,
             tag,
-            allocate_pool2: Routines::resolve().allocate_pool2,
+            allocate_pool2: routines::allocate_pool2(),
         }
     }
 
