@@ -69,21 +69,25 @@ impl ControlBlock {
     #[must_use]
     pub fn allocate(mode: ListMode, tag: u32) -> Option<Self> {
         let pool = Pool::new(PoolKind::NonPaged, tag);
-        let (block, count) = match mode {
-            ListMode::Shared => (pool.allocate::<LookasideControl>()?, NonZeroU32::MIN),
+        // How many blocks, how many bytes, and the low address bits the first block must have
+        // clear (rounded up to them).
+        let (count, bytes, round_up) = match mode {
+            ListMode::Shared => (NonZeroU32::MIN, size_of::<LookasideControl>(), 0),
             ListMode::PerProcessor => {
                 let count = processor::active_count().min(MAX_LISTS);
                 // Room to move the first block up to the next STRIDE boundary.
                 let bytes = count.get() as usize * STRIDE + (STRIDE - POOL_ALIGNMENT);
-                (pool.allocate_bytes::<LookasideControl>(bytes)?, count)
+                (count, bytes, STRIDE - 1)
             }
         };
-        let start = block.as_ptr();
-        let first = match mode {
-            ListMode::Shared => start,
-            ListMode::PerProcessor => start.wrapping_byte_add(start.addr().wrapping_neg() % STRIDE),
-        };
-        let first = NonNull::new(first)?;
+        let block = pool.allocate_bytes::<LookasideControl>(bytes)?;
+        // The pool never hands out the top of the address space, so the add does not
+        // overflow (if it did, the block would stay unaligned).
+        let first = block.as_non_null().map_addr(|start| {
+            start
+                .checked_add(start.get().wrapping_neg() & round_up)
+                .unwrap_or(start)
+        });
         Some(Self {
             block,
             first,
