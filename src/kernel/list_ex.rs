@@ -115,7 +115,7 @@ impl ListEx<'_> {
     #[inline]
     pub fn free_inline(self, entry: *mut c_void) {
         self.bump(field::TOTAL_FREES);
-        if self.current_depth_inline() >= self.depth() {
+        if self.current_depth() >= self.depth() {
             self.bump(field::FREE_MISSES);
             self.free_ex(entry);
         } else {
@@ -176,15 +176,11 @@ impl ListEx<'_> {
         sum.size = self.read::<u32>(field::SIZE);
     }
 
-    fn current_depth(self) -> u16 {
-        // SAFETY: ListHead of a live, initialised list.
-        unsafe { ffi::ExQueryDepthSList(self.list_head()) }
-    }
-
     /// wdm.h's inline `ExQueryDepthSList` (x64, outside `_NTDDK_`): the low 16 bits of the
-    /// header's first quadword, read without a call. The pushes and pops change the header
+    /// header's first quadword, read without a call (nor an import: the statistics read it
+    /// this way too). The pushes and pops change the header
     /// with interlocked 16-byte exchanges, so a relaxed atomic read sees a value it had.
-    fn current_depth_inline(self) -> u16 {
+    fn current_depth(self) -> u16 {
         let depth = self.list_head().cast::<u16>();
         // SAFETY: the first two bytes of the live list's 16-byte aligned SLIST_HEADER, only
         // changed by the kernel's interlocked (atomic) updates while the list exists.
