@@ -84,18 +84,14 @@ impl Pool {
             // Pool blocks are 16-byte aligned on x64; a stricter `T` would need more.
             assert!(align_of::<T>() <= 16);
         }
-        let block = self.allocate_raw(size.max(size_of::<T>()))?;
-        Some(PoolBox {
-            block: block.cast(),
-            tag: self.tag,
-            _owns: PhantomData,
-        })
+        self.allocate_raw(size.max(size_of::<T>()))
+            .map(PoolBox::cast)
     }
 
     /// `size` bytes from the pool, or `None` when it is exhausted.
     // Out of line and not generic: one copy serves every type (a smaller driver).
     #[inline(never)]
-    fn allocate_raw(&self, size: usize) -> Option<NonNull<c_void>> {
+    fn allocate_raw(&self, size: usize) -> Option<PoolBox<c_void>> {
         let raw = match self.allocate_pool2 {
             Some(allocate_pool2) => {
                 // SAFETY: the kernel's ExAllocatePool2 (resolved by name) with its documented
@@ -107,7 +103,11 @@ impl Pool {
                 unsafe { ffi::ExAllocatePoolWithTag(self.kind.pool_type(), size as _, self.tag) }
             }
         };
-        NonNull::new(raw)
+        NonNull::new(raw).map(|block| PoolBox {
+            block,
+            tag: self.tag,
+            _owns: PhantomData,
+        })
     }
 }
 
@@ -133,6 +133,16 @@ impl<T> PoolBox<T> {
     #[must_use]
     pub const fn as_non_null(&self) -> NonNull<T> {
         self.block
+    }
+
+    /// The same block, typed as room for a `U` (the caller checks that it is large enough).
+    fn cast<U>(self) -> PoolBox<U> {
+        let this = core::mem::ManuallyDrop::new(self);
+        PoolBox {
+            block: this.block.cast(),
+            tag: this.tag,
+            _owns: PhantomData,
+        }
     }
 
     /// Returns the block to the pool (`ExFreePoolWithTag`); the same as dropping it, but
