@@ -23,7 +23,7 @@ mod bindings {
 
 pub use bindings::{
     DRIVER_OBJECT, DbgBreakPoint, DbgPrint, ExAllocatePoolWithTag, ExDeleteLookasideListEx,
-    ExFlushLookasideListEx, ExFreePoolWithTag, ExInitializeLookasideListEx, ExQueryDepthSList,
+    ExFlushLookasideListEx, ExFreePoolWithTag, ExInitializeLookasideListEx,
     ExpInterlockedPopEntrySList, ExpInterlockedPushEntrySList, HANDLE, KEY_QUERY_VALUE,
     KdRefreshDebuggerNotPresent, KeGetCurrentProcessorNumberEx, KeQueryActiveProcessorCountEx,
     KeQueryPerformanceCounter, LARGE_INTEGER, LIST_ENTRY, LOOKASIDE_LIST_EX,
