@@ -128,8 +128,8 @@ pub enum Problem {
 /// A parameter that was set but not usable, for the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Complaint {
-    /// Which parameter (an entry of [`ALL`]: a reference keeps the complaint small).
-    pub spec: &'static Spec,
+    /// Which parameter.
+    pub spec: Spec,
     /// What was wrong.
     pub problem: Problem,
 }
@@ -146,7 +146,7 @@ impl Complaint {
             min,
             max,
             default,
-        } = *self.spec;
+        } = self.spec;
         match self.problem {
             Problem::WrongType(reg_type) => dbg_print!(
                 "LookasideList:   Parameter %s is a %s, not a REG_DWORD; allowed %u..%u, using the default %u\n",
@@ -195,7 +195,7 @@ pub const fn reg_type_name(reg_type: u32) -> &'static CStr {
 
 /// The value to use for `spec`, and why the registry's was not used, if it was not.
 #[must_use]
-pub const fn check(spec: &'static Spec, value: RegistryValue) -> (u32, Option<Complaint>) {
+pub const fn check(spec: Spec, value: RegistryValue) -> (u32, Option<Complaint>) {
     let problem = match value {
         RegistryValue::Missing => return (spec.default, None),
         RegistryValue::Dword(value) if value >= spec.min && value <= spec.max => {
@@ -206,6 +206,23 @@ pub const fn check(spec: &'static Spec, value: RegistryValue) -> (u32, Option<Co
         RegistryValue::Unreadable(status) => Problem::Unreadable(status),
     };
     (spec.default, Some(Complaint { spec, problem }))
+}
+
+/// Parameter `index` of [`ALL`] (the last one past its end). A `match` rather than indexing
+/// the array: the compiler turns it into tables of offsets and values, where an array of
+/// `Spec`s would hold absolute pointers to the names, each one a relocation for the loader.
+const fn nth(index: usize) -> Spec {
+    // A parameter added to ALL needs its arm here.
+    const { assert!(ALL.len() == 7) };
+    match index {
+        0 => ALL[0],
+        1 => ALL[1],
+        2 => ALL[2],
+        3 => ALL[3],
+        4 => ALL[4],
+        5 => ALL[5],
+        _ => ALL[6],
+    }
 }
 
 impl Settings {
@@ -253,10 +270,9 @@ impl Settings {
         mut complain: impl FnMut(Complaint),
     ) -> Self {
         let mut values = [0; ALL.len()];
-        let all: &'static [Spec; ALL.len()] = &ALL;
         let mut index = 0;
-        while index < all.len() {
-            let spec = &all[index];
+        while index < ALL.len() {
+            let spec = nth(index);
             let (value, complaint) = check(spec, read(spec.name));
             if let Some(complaint) = complaint {
                 complain(complaint);
@@ -315,7 +331,7 @@ mod tests {
 
     #[test]
     fn every_bound_of_every_parameter() {
-        for spec in &ALL {
+        for spec in ALL {
             for value in [spec.min, spec.max, spec.default] {
                 assert_eq!(
                     check(spec, RegistryValue::Dword(value)),
@@ -345,6 +361,13 @@ mod tests {
     }
 
     #[test]
+    fn the_read_loop_sees_every_parameter_in_order() {
+        for (index, spec) in ALL.into_iter().enumerate() {
+            assert_eq!(nth(index), spec);
+        }
+    }
+
+    #[test]
     fn every_wrong_type_is_named() {
         let names = [
             (0, "REG_NONE"),
@@ -358,7 +381,7 @@ mod tests {
             (99, "value of an unknown type"),
         ];
         for (reg_type, name) in names {
-            let (value, complaint) = check(&STRESS_THREADS, RegistryValue::WrongType(reg_type));
+            let (value, complaint) = check(STRESS_THREADS, RegistryValue::WrongType(reg_type));
             assert_eq!(value, 1);
             assert_eq!(
                 logged(complaint.expect("a complaint")),
@@ -372,7 +395,7 @@ mod tests {
     #[test]
     fn unreadable_values_fall_back_with_their_status() {
         let (value, complaint) = check(
-            &API_PATH,
+            API_PATH,
             RegistryValue::Unreadable(0xC000_0022_u32.cast_signed()),
         );
         assert_eq!(value, 0);
@@ -431,7 +454,7 @@ mod tests {
             }
         );
         assert_eq!(complaints.len(), 1);
-        assert_eq!(*complaints[0].spec, STRESS_THREADS);
+        assert_eq!(complaints[0].spec, STRESS_THREADS);
         assert_eq!(
             Settings::default(),
             Settings::read(|_| RegistryValue::Missing, |_| panic!())
