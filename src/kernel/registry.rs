@@ -108,7 +108,7 @@ impl ParametersKey {
     pub fn dword(&self, name: &CStr) -> RegistryValue {
         // KEY_VALUE_PARTIAL_INFORMATION: TitleIndex, Type, DataLength, then the data. A DWORD
         // fills it exactly; a larger value reports STATUS_BUFFER_OVERFLOW with its type.
-        let mut info = [0_u32; 4];
+        let mut info: Info = [0; 4];
         let mut length = 0;
         let mut units = Utf16Buffer::new();
         let mut name = units.name(name.to_bytes());
@@ -137,8 +137,12 @@ impl ParametersKey {
     }
 }
 
-/// The size of `dword`'s `KEY_VALUE_PARTIAL_INFORMATION` buffer: its header and a DWORD.
-const INFO_SIZE: u32 = 16;
+/// `dword`'s `KEY_VALUE_PARTIAL_INFORMATION` buffer: its 12-byte header and a DWORD.
+type Info = [u32; 4];
+
+/// The size of an [`Info`], as `ZwQueryValueKey` takes it.
+#[allow(clippy::cast_possible_truncation, reason = "16 bytes")]
+const INFO_SIZE: u32 = size_of::<Info>() as u32;
 
 impl Drop for ParametersKey {
     fn drop(&mut self) {
