@@ -178,8 +178,8 @@ impl ListEx<'_> {
 
     /// wdm.h's inline `ExQueryDepthSList` (x64, outside `_NTDDK_`): the low 16 bits of the
     /// header's first quadword, read without a call (nor an import: the statistics read it
-    /// this way too). The pushes and pops change the header
-    /// with interlocked 16-byte exchanges, so a relaxed atomic read sees a value it had.
+    /// this way too). The pushes and pops change the header with interlocked 16-byte
+    /// exchanges, so a relaxed atomic read sees a value it had.
     fn current_depth(self) -> u16 {
         let depth = self.list_head().cast::<u16>();
         // SAFETY: the first two bytes of the live list's 16-byte aligned SLIST_HEADER, only
