@@ -23,7 +23,7 @@ mod bindings {
 
 pub use bindings::{
     DRIVER_OBJECT, DbgBreakPoint, DbgPrint, ExAllocatePoolWithTag, ExDeleteLookasideListEx,
-    ExFlushLookasideListEx, ExFreePoolWithTag, ExInitializeLookasideListEx, ExQueryDepthSList,
+    ExFlushLookasideListEx, ExFreePoolWithTag, ExInitializeLookasideListEx,
     ExpInterlockedPopEntrySList, ExpInterlockedPushEntrySList, HANDLE, KEY_QUERY_VALUE,
     KdRefreshDebuggerNotPresent, KeGetCurrentProcessorNumberEx, KeQueryActiveProcessorCountEx,
     KeQueryPerformanceCounter, LARGE_INTEGER, LIST_ENTRY, LOOKASIDE_LIST_EX,
@@ -45,10 +45,17 @@ pub const PAGED_POOL: POOL_TYPE = bindings::_POOL_TYPE::PagedPool;
 pub const KEY_VALUE_PARTIAL_INFORMATION_CLASS: bindings::KEY_VALUE_INFORMATION_CLASS =
     bindings::_KEY_VALUE_INFORMATION_CLASS::KeyValuePartialInformation;
 
-/// The linker looks for this symbol once floating point appears anywhere in what is linked;
-/// wdk-sys defines it in the Windows build.
-#[unsafe(no_mangle)]
-pub static _fltused: i32 = 0;
+// The linker looks for `_fltused` once floating point appears anywhere in what is linked (core
+// and compiler_builtins); wdk-sys defines it in the Windows build. Defined in assembly: a
+// `#[no_mangle]` static would also be exported from the driver (a larger export table).
+core::arch::global_asm!(
+    ".section .rdata,\"dr\"",
+    ".globl _fltused",
+    ".p2align 2",
+    "_fltused:",
+    ".long 0",
+    ".text",
+);
 
 /// A panic cannot unwind in the kernel; stop the system as `__fastfail` does, with the
 /// `FAST_FAIL_FATAL_APP_EXIT` code (wdk-panic bugchecks in the Windows build, with the panic's

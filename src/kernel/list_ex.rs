@@ -61,25 +61,6 @@ pub struct LookasideStats {
     pub size: u32,
 }
 
-impl LookasideStats {
-    /// The counters of two lists of the same kind together (wrapping, as the counters do).
-    #[must_use]
-    pub const fn plus(self, other: Self) -> Self {
-        Self {
-            current_depth: self.current_depth.wrapping_add(other.current_depth),
-            depth: self.depth.wrapping_add(other.depth),
-            maximum_depth: self.maximum_depth.wrapping_add(other.maximum_depth),
-            total_allocates: self.total_allocates.wrapping_add(other.total_allocates),
-            allocate_misses: self.allocate_misses.wrapping_add(other.allocate_misses),
-            total_frees: self.total_frees.wrapping_add(other.total_frees),
-            free_misses: self.free_misses.wrapping_add(other.free_misses),
-            pool_type: other.pool_type,
-            tag: other.tag,
-            size: other.size,
-        }
-    }
-}
-
 /// An initialised, live `LOOKASIDE_LIST_EX` for `'a`.
 #[derive(Clone, Copy)]
 pub struct ListEx<'a> {
@@ -134,7 +115,7 @@ impl ListEx<'_> {
     #[inline]
     pub fn free_inline(self, entry: *mut c_void) {
         self.bump(field::TOTAL_FREES);
-        if self.current_depth_inline() >= self.depth() {
+        if self.current_depth() >= self.depth() {
             self.bump(field::FREE_MISSES);
             self.free_ex(entry);
         } else {
@@ -166,32 +147,40 @@ impl ListEx<'_> {
 
     /// The list's counters, for a `!lookaside`-style report.
     pub fn stats(self) -> LookasideStats {
-        LookasideStats {
-            current_depth: self.current_depth().into(),
-            depth: self.depth().into(),
-            maximum_depth: self
-                .half(field::MAXIMUM_DEPTH)
-                .load(Ordering::Relaxed)
-                .into(),
-            total_allocates: self.counter(field::TOTAL_ALLOCATES).load(Ordering::Relaxed),
-            allocate_misses: self.counter(field::ALLOCATE_MISSES).load(Ordering::Relaxed),
-            total_frees: self.counter(field::TOTAL_FREES).load(Ordering::Relaxed),
-            free_misses: self.counter(field::FREE_MISSES).load(Ordering::Relaxed),
-            pool_type: self.read::<u32>(field::TYPE),
-            tag: self.read::<u32>(field::TAG),
-            size: self.read::<u32>(field::SIZE),
-        }
+        let mut stats = LookasideStats::default();
+        self.add_stats_to(&mut stats);
+        stats
     }
 
-    fn current_depth(self) -> u16 {
-        // SAFETY: ListHead of a live, initialised list.
-        unsafe { ffi::ExQueryDepthSList(self.list_head()) }
+    /// Adds the list's counters to `sum` (wrapping, as the counters do) and sets its kind (pool
+    /// type, tag, size): `sum` over a set of lists of the same kind is what the set counts.
+    // Out of line, accumulating in place: one small copy serves a list's report and the sum
+    // over a set (a smaller driver).
+    #[inline(never)]
+    pub fn add_stats_to(self, sum: &mut LookasideStats) {
+        let add = |total: &mut u32, value: u32| *total = total.wrapping_add(value);
+        add(&mut sum.current_depth, self.current_depth().into());
+        add(&mut sum.depth, self.depth().into());
+        add(
+            &mut sum.maximum_depth,
+            self.half(field::MAXIMUM_DEPTH)
+                .load(Ordering::Relaxed)
+                .into(),
+        );
+        add(&mut sum.total_allocates, self.word(field::TOTAL_ALLOCATES));
+        add(&mut sum.allocate_misses, self.word(field::ALLOCATE_MISSES));
+        add(&mut sum.total_frees, self.word(field::TOTAL_FREES));
+        add(&mut sum.free_misses, self.word(field::FREE_MISSES));
+        sum.pool_type = self.read::<u32>(field::TYPE);
+        sum.tag = self.read::<u32>(field::TAG);
+        sum.size = self.read::<u32>(field::SIZE);
     }
 
     /// wdm.h's inline `ExQueryDepthSList` (x64, outside `_NTDDK_`): the low 16 bits of the
-    /// header's first quadword, read without a call. The pushes and pops change the header
-    /// with interlocked 16-byte exchanges, so a relaxed atomic read sees a value it had.
-    fn current_depth_inline(self) -> u16 {
+    /// header's first quadword, read without a call (nor an import: the statistics read it
+    /// this way too). The pushes and pops change the header with interlocked 16-byte
+    /// exchanges, so a relaxed atomic read sees a value it had.
+    fn current_depth(self) -> u16 {
         let depth = self.list_head().cast::<u16>();
         // SAFETY: the first two bytes of the live list's 16-byte aligned SLIST_HEADER, only
         // changed by the kernel's interlocked (atomic) updates while the list exists.
@@ -205,6 +194,11 @@ impl ListEx<'_> {
 
     const fn list_head(self) -> *mut ffi::SLIST_HEADER {
         self.as_ptr().wrapping_byte_add(field::LIST_HEAD).cast()
+    }
+
+    /// A counter's value now.
+    fn word(self, offset: usize) -> u32 {
+        self.counter(offset).load(Ordering::Relaxed)
     }
 
     /// A plain increment, as the kernel's (see the module's note).

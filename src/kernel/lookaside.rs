@@ -18,7 +18,7 @@ use super::ffi::{self, LOOKASIDE_LIST_EX, NTSTATUS};
 use super::list_ex::{ListEx, LookasideStats};
 use super::pool::PoolKind;
 use super::processor;
-use super::routines::{AllocateFromLookaside, FreeToLookaside, Routines};
+use super::routines::{self, AllocateFromLookaside, FreeToLookaside};
 
 /// Which implementation of the allocate/free pair the list uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,7 +59,7 @@ pub struct ListOptions {
 /// that every block is back before [`LookasideList::delete`] deletes any list.
 pub struct LookasideList<T> {
     first: NonNull<LookasideControl>,
-    lists: u32,
+    lists: NonZeroU32,
     allocate_export: Option<AllocateFromLookaside>,
     free_export: Option<FreeToLookaside>,
     fail_allocation_at: Option<NonZeroU32>,
@@ -91,6 +91,10 @@ impl<T> LookasideList<T> {
     /// # Errors
     /// The status of a failed initialisation, with the control block returned (every list
     /// initialised before the failure is deleted again).
+    // One caller: inlined there, it needs no frame or unwind entry of its own (measured: a
+    // smaller driver).
+    #[allow(clippy::inline_always, reason = "one caller; measured smaller")]
+    #[inline(always)]
     pub fn new(control: ControlBlock, options: ListOptions) -> Result<Self, InitError> {
         const {
             // A free block holds an SLIST_ENTRY while it waits on the list.
@@ -98,22 +102,20 @@ impl<T> LookasideList<T> {
             // Blocks come from the pool, 16-byte aligned on x64.
             assert!(align_of::<T>() <= 16);
         }
-        let routines = Routines::resolve();
-        let (allocate_export, free_export) = match options.path {
-            ApiPath::Inline => (None, None),
-            ApiPath::Auto | ApiPath::Exported => {
-                (routines.allocate_from_lookaside, routines.free_to_lookaside)
-            }
+        let exports = match options.path {
+            ApiPath::Inline => None,
+            ApiPath::Auto | ApiPath::Exported => routines::lookaside_exports(),
         };
+        let (allocate_export, free_export) = exports.unzip();
         let first = control.first();
         let count = control.count();
         let allocate: ffi::PALLOCATE_FUNCTION_EX =
-            if options.fail_allocation_at.is_some() || count > 1 {
+            if options.fail_allocation_at.is_some() || count.get() > 1 {
                 Some(allocate_for_set)
             } else {
                 None
             };
-        for index in 0..count {
+        for index in 0..count.get() {
             let block = control::nth(first, index).as_ptr();
             let set = SetInfo {
                 first,
@@ -173,7 +175,7 @@ impl<T> LookasideList<T> {
     /// How many lists: 1, or one per active processor.
     #[must_use]
     pub const fn lists(&self) -> u32 {
-        self.lists
+        self.lists.get()
     }
 
     /// Whether blocks go through the kernel's exported routines (`false`: the inline port).
@@ -193,12 +195,12 @@ impl<T> LookasideList<T> {
     /// The list of the processor the caller runs on (the only one in shared mode).
     #[inline]
     fn current(&self) -> ListEx<'_> {
-        if self.lists == 1 {
+        if self.lists == NonZeroU32::MIN {
             return self.list(0);
         }
         let processor = processor::current_index();
         // A processor added after the count was taken has a higher index: it shares a list.
-        let index = if processor < self.lists {
+        let index = if processor < self.lists.get() {
             processor
         } else {
             processor % self.lists
@@ -239,7 +241,7 @@ impl<T> LookasideList<T> {
         if count == k.get() {
             // A block waiting on a list would be handed out without asking the callback:
             // empty every list first, so this allocation reaches the pool through it.
-            for index in 0..self.lists {
+            for index in 0..self.lists() {
                 self.list(index).flush();
             }
             self.fail_next().store(true, Ordering::Relaxed);
@@ -247,6 +249,9 @@ impl<T> LookasideList<T> {
     }
 
     /// Returns a block to the list (or, when it is full, to the pool); the same as dropping it.
+    // Out of line: dropping a block inlines the path, which the stress loop wants and the
+    // scenario does not (a smaller driver).
+    #[inline(never)]
     pub fn free(&self, block: Block<'_, T>) {
         drop(block);
     }
@@ -266,17 +271,20 @@ impl<T> LookasideList<T> {
     /// report, and that list's address.
     #[must_use]
     pub fn stats_of(&self, index: u32) -> (*mut LOOKASIDE_LIST_EX, LookasideStats) {
-        let list = self.list(index.min(self.lists - 1));
+        let list = self.list(index.min(self.lists() - 1));
         (list.as_ptr(), list.stats())
     }
 
     /// The counters of every list together (of the only list, in shared mode).
     #[must_use]
+    // Out of line: the log and the stress run read it four times (a smaller driver).
+    #[inline(never)]
     pub fn stats(&self) -> LookasideStats {
-        (0..self.lists)
-            .map(|index| self.list(index).stats())
-            .reduce(LookasideStats::plus)
-            .unwrap_or_default()
+        let mut sum = LookasideStats::default();
+        for index in 0..self.lists() {
+            self.list(index).add_stats_to(&mut sum);
+        }
+        sum
     }
 
     /// `ExDeleteLookasideListEx` on every list: frees the blocks still kept on them and
@@ -291,7 +299,7 @@ impl<T> LookasideList<T> {
     }
 
     fn delete_lists(&self) {
-        for index in 0..self.lists {
+        for index in 0..self.lists() {
             // SAFETY: the list is initialised and no block is outstanding (`self` is being
             // consumed or dropped, so no `Block` borrows it); each list is deleted once.
             unsafe { ffi::ExDeleteLookasideListEx(self.list(index).as_ptr()) };
@@ -397,8 +405,14 @@ unsafe extern "C" fn allocate_for_set(
     if unsafe { (*first).set.fail_next.swap(false, Ordering::Relaxed) } {
         return core::ptr::null_mut();
     }
-    for step in 1..set.count {
-        let other = control::nth(set.first, (set.index + step) % set.count);
+    // The other lists, from the next one round to the previous one.
+    let mut index = set.index;
+    for _ in 1..set.count.get() {
+        index += 1;
+        if index == set.count.get() {
+            index = 0;
+        }
+        let other = control::nth(set.first, index);
         // SAFETY: every list of the set is initialised before any block is allocated and
         // deleted only after every block is back.
         let other = unsafe { ListEx::new(other.cast()) };

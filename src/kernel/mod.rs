@@ -99,6 +99,18 @@ pub fn corrupt_list_entry() -> ! {
     fail_fast(FAST_FAIL_CORRUPT_LIST_ENTRY)
 }
 
+/// Stops the system when a caller breaks a rule that the types cannot express.
+///
+/// Such as a block pushed onto the chain of another lookaside list, which would later go back
+/// to the wrong list. A plain `__fastfail` rather than a panic: the panic machinery would cost
+/// the driver more than this call.
+#[cold]
+pub fn invalid_argument() -> ! {
+    /// `FAST_FAIL_INVALID_ARG` (winnt.h).
+    const FAST_FAIL_INVALID_ARG: u32 = 5;
+    fail_fast(FAST_FAIL_INVALID_ARG)
+}
+
 /// `__fastfail(code)`: in the kernel, bugcheck 0x139 `KERNEL_SECURITY_CHECK_FAILURE`.
 #[cfg(all(target_os = "windows", not(test)))]
 pub fn fail_fast(code: u32) -> ! {

@@ -1,11 +1,11 @@
 //! Pool blocks owned by Rust values.
 
-use core::ffi::CStr;
+use core::ffi::{CStr, c_void};
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
 use super::ffi;
-use super::routines::{AllocatePool2, Routines};
+use super::routines::{self, AllocatePool2};
 
 /// Which pool a block comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,7 +65,7 @@ impl Pool {
         Self {
             kind,
             tag,
-            allocate_pool2: Routines::resolve().allocate_pool2,
+            allocate_pool2: routines::allocate_pool2(),
         }
     }
 
@@ -78,12 +78,20 @@ impl Pool {
     /// Allocates `size` bytes (at least `size_of::<T>()`) that start with room for a `T`, or
     /// `None` when the pool is exhausted.
     #[must_use]
+    #[inline]
     pub fn allocate_bytes<T>(&self, size: usize) -> Option<PoolBox<T>> {
         const {
             // Pool blocks are 16-byte aligned on x64; a stricter `T` would need more.
             assert!(align_of::<T>() <= 16);
         }
-        let size = size.max(size_of::<T>());
+        self.allocate_raw(size.max(size_of::<T>()))
+            .map(PoolBox::cast)
+    }
+
+    /// `size` bytes from the pool, or `None` when it is exhausted.
+    // Out of line and not generic: one copy serves every type (a smaller driver).
+    #[inline(never)]
+    fn allocate_raw(&self, size: usize) -> Option<PoolBox<c_void>> {
         let raw = match self.allocate_pool2 {
             Some(allocate_pool2) => {
                 // SAFETY: the kernel's ExAllocatePool2 (resolved by name) with its documented
@@ -95,7 +103,7 @@ impl Pool {
                 unsafe { ffi::ExAllocatePoolWithTag(self.kind.pool_type(), size as _, self.tag) }
             }
         };
-        NonNull::new(raw.cast::<T>()).map(|block| PoolBox {
+        NonNull::new(raw).map(|block| PoolBox {
             block,
             tag: self.tag,
             _owns: PhantomData,
@@ -119,6 +127,22 @@ impl<T> PoolBox<T> {
     #[must_use]
     pub const fn as_ptr(&self) -> *mut T {
         self.block.as_ptr()
+    }
+
+    /// The block's address, never NULL.
+    #[must_use]
+    pub const fn as_non_null(&self) -> NonNull<T> {
+        self.block
+    }
+
+    /// The same block, typed as room for a `U` (the caller checks that it is large enough).
+    fn cast<U>(self) -> PoolBox<U> {
+        let this = core::mem::ManuallyDrop::new(self);
+        PoolBox {
+            block: this.block.cast(),
+            tag: this.tag,
+            _owns: PhantomData,
+        }
     }
 
     /// Returns the block to the pool (`ExFreePoolWithTag`); the same as dropping it, but

@@ -1,5 +1,7 @@
 //! The processors: how many are active, and which one runs the caller (for per-processor lists).
 
+use core::num::NonZeroU32;
+
 use super::ffi;
 
 /// `ALL_PROCESSOR_GROUPS` (winnt.h): count the processors of every group.
@@ -8,9 +10,10 @@ const ALL_PROCESSOR_GROUPS: u16 = 0xFFFF;
 /// `KeQueryActiveProcessorCountEx(ALL_PROCESSOR_GROUPS)`: the active processors of every group,
 /// at least one.
 #[must_use]
-pub fn active_count() -> u32 {
+pub fn active_count() -> NonZeroU32 {
     // SAFETY: a plain value argument; callable at any IRQL.
-    unsafe { ffi::KeQueryActiveProcessorCountEx(ALL_PROCESSOR_GROUPS) }.max(1)
+    let count = unsafe { ffi::KeQueryActiveProcessorCountEx(ALL_PROCESSOR_GROUPS) };
+    NonZeroU32::new(count).unwrap_or(NonZeroU32::MIN)
 }
 
 /// `KeGetCurrentProcessorNumberEx(NULL)`: the index of the processor running the caller.

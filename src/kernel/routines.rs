@@ -5,6 +5,7 @@
 //! `MmGetSystemRoutineAddress` and the caller falls back when one is absent.
 
 use core::ffi::c_void;
+use core::mem::MaybeUninit;
 
 use super::ffi;
 
@@ -18,82 +19,74 @@ pub type AllocateFromLookaside =
 pub type FreeToLookaside =
     unsafe extern "system" fn(lookaside: *mut ffi::LOOKASIDE_LIST_EX, entry: *mut c_void);
 
-/// The optional routines, each `None` where this kernel does not export it.
-#[derive(Clone, Copy)]
-pub struct Routines {
-    pub allocate_pool2: Option<AllocatePool2>,
-    pub allocate_from_lookaside: Option<AllocateFromLookaside>,
-    pub free_to_lookaside: Option<FreeToLookaside>,
+/// `ExAllocatePool2`, where this kernel exports it. `MmGetSystemRoutineAddress` must be called
+/// at PASSIVE_LEVEL, which is where DriverEntry runs (as for the lookups below).
+pub fn allocate_pool2() -> Option<AllocatePool2> {
+    let address = lookup(b"ExAllocatePool2")?;
+    // SAFETY: a non-NULL address returned for this exported name is that routine, whose
+    // prototype is `AllocatePool2` (wdm.h); transmuting a code pointer to a matching
+    // `extern "system" fn` is sound.
+    Some(unsafe { core::mem::transmute::<*mut c_void, AllocatePool2>(address) })
 }
 
-impl Routines {
-    /// Looks every routine up. `MmGetSystemRoutineAddress` must be called at PASSIVE_LEVEL,
-    /// which is where DriverEntry runs.
-    pub fn resolve() -> Self {
-        let allocate_pool2 = lookup(b"ExAllocatePool2");
-        let allocate_from_lookaside = lookup(b"ExAllocateFromLookasideListEx");
-        let free_to_lookaside = lookup(b"ExFreeToLookasideListEx");
-        Self {
-            // SAFETY: a non-NULL address returned for this exported name is that routine, whose
-            // prototype is `AllocatePool2` (wdm.h); transmuting a code pointer to a matching
-            // `extern "system" fn` is sound.
-            allocate_pool2: allocate_pool2
-                .map(|p| unsafe { core::mem::transmute::<*mut c_void, AllocatePool2>(p) }),
-            // Both or neither, so one path serves a list.
-            allocate_from_lookaside: allocate_from_lookaside
-                .filter(|_| free_to_lookaside.is_some())
-                .map(|p| {
-                    // SAFETY: as above, prototype `AllocateFromLookaside` (wdm.h, NTDDI_WIN10_NI).
-                    unsafe { core::mem::transmute::<*mut c_void, AllocateFromLookaside>(p) }
-                }),
-            free_to_lookaside: free_to_lookaside
-                .filter(|_| allocate_from_lookaside.is_some())
-                .map(|p| {
-                    // SAFETY: as above, prototype `FreeToLookaside` (wdm.h, NTDDI_WIN10_NI).
-                    unsafe { core::mem::transmute::<*mut c_void, FreeToLookaside>(p) }
-                }),
-        }
+/// `ExAllocateFromLookasideListEx` and `ExFreeToLookasideListEx`, where this kernel exports
+/// both (both or neither, so that one path serves a list).
+// One caller: inlined there, it needs no frame or unwind entry of its own (measured: a
+// smaller driver).
+#[allow(clippy::inline_always, reason = "one caller; measured smaller")]
+#[inline(always)]
+pub fn lookaside_exports() -> Option<(AllocateFromLookaside, FreeToLookaside)> {
+    let allocate = lookup(b"ExAllocateFromLookasideListEx")?;
+    let free = lookup(b"ExFreeToLookasideListEx")?;
+    // SAFETY: as in `allocate_pool2`, prototype `AllocateFromLookaside` (wdm.h, NTDDI_WIN10_NI).
+    let allocate = unsafe { core::mem::transmute::<*mut c_void, AllocateFromLookaside>(allocate) };
+    // SAFETY: as above, prototype `FreeToLookaside` (wdm.h, NTDDI_WIN10_NI).
+    let free = unsafe { core::mem::transmute::<*mut c_void, FreeToLookaside>(free) };
+    Some((allocate, free))
+}
+
+/// The longest name a [`Utf16Buffer`] holds, in characters (the names here are shorter).
+const NAME_MAX: usize = 32;
+
+/// Room for a short ASCII name as the UTF-16 a `UNICODE_STRING` points at.
+pub struct Utf16Buffer([MaybeUninit<u16>; NAME_MAX]);
+
+impl Utf16Buffer {
+    /// An empty buffer, left uninitialised: only the units of a name written are ever read.
+    pub const fn new() -> Self {
+        Self([const { MaybeUninit::uninit() }; NAME_MAX])
     }
-}
 
-/// A short ASCII name as the UTF-16 a `UNICODE_STRING` points at; `N` is the buffer size.
-pub struct Utf16Name<const N: usize> {
-    buffer: [u16; N],
-    /// The name's length in bytes, as `UNICODE_STRING` counts it.
-    bytes: u16,
-}
-
-impl<const N: usize> Utf16Name<N> {
-    /// Copies the ASCII `name`, cut at `N` units (names here are constants that fit).
-    // Out of line: one copy of the loop serves every name (a smaller driver).
+    /// Copies the ASCII `name` into the buffer (cut at `NAME_MAX` characters: names here are
+    /// constants that fit) and returns the counted string over it, valid while the buffer is
+    /// neither dropped nor written again.
+    // Out of line, writing in place: one copy of the loop serves every name (a smaller driver).
     #[inline(never)]
-    pub fn new(name: &[u8]) -> Self {
-        debug_assert!(name.len() <= N, "name longer than its buffer");
-        let mut buffer = [0_u16; N];
-        let len = name.len().min(N);
+    pub fn name(&mut self, name: &[u8]) -> ffi::UNICODE_STRING {
+        debug_assert!(name.len() <= NAME_MAX, "name longer than its buffer");
+        let len = name.len().min(NAME_MAX);
         let mut i = 0;
         // A plain loop: the names are a few dozen characters, not worth vector code.
         while i < len {
-            buffer[i] = u16::from(name[i]);
+            self.0[i].write(u16::from(name[i]));
             i += 1;
         }
-        let bytes = u16::try_from(len * 2).unwrap_or(u16::MAX);
-        Self { buffer, bytes }
-    }
-
-    /// A counted string over the buffer; valid while `self` is.
-    pub const fn as_unicode_string(&self) -> ffi::UNICODE_STRING {
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "at most 2 * NAME_MAX = 64 bytes"
+        )]
+        let bytes = (len * 2) as u16;
         ffi::UNICODE_STRING {
-            Length: self.bytes,
-            MaximumLength: self.bytes,
-            Buffer: self.buffer.as_ptr().cast_mut(),
+            Length: bytes,
+            MaximumLength: bytes,
+            Buffer: self.0.as_mut_ptr().cast::<u16>(),
         }
     }
 }
 
 fn lookup(name: &[u8]) -> Option<*mut c_void> {
-    let name = Utf16Name::<32>::new(name);
-    let mut name = name.as_unicode_string();
+    let mut buffer = Utf16Buffer::new();
+    let mut name = buffer.name(name);
     // SAFETY: `name` is a valid counted string over a buffer that outlives the call; the
     // routine only reads it. PASSIVE_LEVEL (DriverEntry).
     let address = unsafe { ffi::MmGetSystemRoutineAddress(&raw mut name) };

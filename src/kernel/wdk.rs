@@ -7,11 +7,10 @@ use core::ffi::c_void;
 
 pub use wdk_sys::ntddk::{
     DbgBreakPoint, DbgPrint, ExDeleteLookasideListEx, ExFlushLookasideListEx, ExFreePoolWithTag,
-    ExInitializeLookasideListEx, ExQueryDepthSList, ExpInterlockedPopEntrySList,
-    ExpInterlockedPushEntrySList, KdRefreshDebuggerNotPresent, KeGetCurrentProcessorNumberEx,
-    KeQueryActiveProcessorCountEx, KeQueryPerformanceCounter, MmGetSystemRoutineAddress,
-    PsCreateSystemThread, PsTerminateSystemThread, ZwClose, ZwOpenKey, ZwQueryValueKey,
-    ZwWaitForSingleObject,
+    ExInitializeLookasideListEx, ExpInterlockedPopEntrySList, ExpInterlockedPushEntrySList,
+    KdRefreshDebuggerNotPresent, KeGetCurrentProcessorNumberEx, KeQueryActiveProcessorCountEx,
+    KeQueryPerformanceCounter, MmGetSystemRoutineAddress, PsCreateSystemThread,
+    PsTerminateSystemThread, ZwClose, ZwOpenKey, ZwQueryValueKey, ZwWaitForSingleObject,
 };
 pub use wdk_sys::{
     DRIVER_OBJECT, HANDLE, KEY_QUERY_VALUE, LARGE_INTEGER, LIST_ENTRY, LOOKASIDE_LIST_EX, NTSTATUS,
