@@ -59,19 +59,44 @@ pub fn is_core_fmt(symbol: &str) -> bool {
         .any(|name| symbol.contains(name))
 }
 
+/// Whether a symbol is one of `core::panicking`'s entry points (`panic_fmt`, `panic_const_*`,
+/// `panic_bounds_check`...): a panic site calls one, with its message and source location,
+/// which the driver's handler never reads.
+pub fn is_panic_site(symbol: &str) -> bool {
+    ["core::panicking", "4core9panicking", "core..panicking"]
+        .iter()
+        .any(|name| symbol.contains(name))
+}
+
 /// Fails when any symbol of the map is `core::fmt`'s.
 pub fn check_no_core_fmt(chunks: &[Chunk]) -> Result<()> {
-    let found: Vec<String> = chunks
+    check_absent(chunks, is_core_fmt, "core::fmt is linked into the driver")
+}
+
+/// Fails when the driver has a panic site: the panic path stays message-free, every panic is
+/// ruled out where it would arise (a checked index, a division, an `assert!`).
+pub fn check_no_panic_site(chunks: &[Chunk]) -> Result<()> {
+    check_absent(
+        chunks,
+        is_panic_site,
+        "the driver has panic sites (each links its message and location)",
+    )
+}
+
+/// Fails, naming a few, when any symbol of the map is `unwanted`.
+fn check_absent(chunks: &[Chunk], unwanted: fn(&str) -> bool, what: &str) -> Result<()> {
+    let mut found: Vec<String> = chunks
         .iter()
         .flat_map(|chunk| &chunk.symbols)
-        .filter(|symbol| is_core_fmt(symbol))
+        .filter(|symbol| unwanted(symbol))
         .map(|symbol| demangle(symbol))
         .collect();
+    found.dedup();
     if found.is_empty() {
         Ok(())
     } else {
         bail!(
-            "core::fmt is linked into the driver ({} symbols, e.g. {})",
+            "{what} ({} symbols, e.g. {})",
             found.len(),
             found[..found.len().min(3)].join(", ")
         )
@@ -189,6 +214,23 @@ Address  Size     Align Out     In      Symbol
         assert!(!is_core_fmt(
             "<core::ffi::c_str::CStr>::from_bytes_until_nul"
         ));
+    }
+
+    #[test]
+    fn panic_sites_are_found_and_named() {
+        let with_panic = MAP.replace(
+            "_ZN4core3fmt5write17h0123456789abcdefE",
+            "core::panicking::panic_const::panic_const_rem_by_zero",
+        );
+        let error = check_no_panic_site(&parse(&with_panic).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("panic_const_rem_by_zero"), "{error}");
+        assert!(check_no_panic_site(&parse(MAP).unwrap()).is_ok());
+        assert!(is_panic_site(
+            "_ZN4core9panicking18panic_bounds_check17h0123456789abcdefE"
+        ));
+        assert!(!is_panic_site("LookasideList::kernel::ffi::panic"));
     }
 
     #[test]

@@ -130,20 +130,30 @@ fn pe_checks(artifacts: &Artifacts, tally: &mut Tally) {
         "PE: AMD64, native subsystem, entry DriverEntry, imports = ntoskrnl.def, size budget",
         report.map(drop),
     );
-    tally.record("PE: no core::fmt in the driver (linker map)", {
-        map_check(&artifacts.driver_map)
-    });
+    match read_map(&artifacts.driver_map) {
+        Ok(chunks) => {
+            tally.record(
+                "PE: no core::fmt in the driver (linker map)",
+                linkmap::check_no_core_fmt(&chunks),
+            );
+            tally.record(
+                "PE: no panic site in the driver (linker map)",
+                linkmap::check_no_panic_site(&chunks),
+            );
+        }
+        Err(error) => tally.record("PE: the linker map of the driver", Err(error)),
+    }
 }
 
-/// Reads lld-link's map of the driver: no `core::fmt` symbol, and the largest functions shown.
-fn map_check(map: &std::path::Path) -> Result<()> {
+/// Reads lld-link's map of the driver, showing its largest functions.
+fn read_map(map: &std::path::Path) -> Result<Vec<linkmap::Chunk>> {
     let text = std::fs::read_to_string(map)
         .map_err(|error| anyhow::anyhow!("reading {}: {error}", map.display()))?;
     let chunks = linkmap::parse(&text)?;
     for (size, name) in linkmap::largest_functions(&chunks, 5) {
         eprintln!("    function {size:>6} bytes  {name}");
     }
-    linkmap::check_no_core_fmt(&chunks)
+    Ok(chunks)
 }
 
 /// Sets the driver's parameters (exactly these) and loads it once.
