@@ -185,21 +185,22 @@ fn after_the_seed(list: &LookasideList<SomeStructure>, settings: &Settings) {
 /// The counters as WinDbg's `!lookaside <address>` lays them out: of the list, or of each
 /// per-processor list and then of all together.
 fn log_statistics(list: &LookasideList<SomeStructure>) {
-    if list.lists() == 1 {
-        let (address, stats) = list.stats_of(0);
-        log_list_statistics(address, &stats);
-        return;
-    }
+    // One loop for both modes (a smaller driver): a single list has no heading and no sum.
+    let per_processor = list.lists() > 1;
     for index in 0..list.lists() {
         let (address, stats) = list.stats_of(index);
-        dbg_print!(indented "Processor %u's list:\n", index);
+        if per_processor {
+            dbg_print!(indented "Processor %u's list:\n", index);
+        }
         log_list_statistics(address, &stats);
     }
-    dbg_print!(
-        indented "All %u per-processor lists together:\n",
-        list.lists()
-    );
-    log_counters(&list.stats());
+    if per_processor {
+        dbg_print!(
+            indented "All %u per-processor lists together:\n",
+            list.lists()
+        );
+        log_counters(&list.stats());
+    }
 }
 
 /// One list's `!lookaside` output.
