@@ -241,8 +241,9 @@ pub const fn check(format: &[u8], args: &[CType]) {
     );
 }
 
-/// What starts each of the driver's own lines (the seed's prefix and two spaces), passed to the
-/// `%s` that starts their formats by [`dbg_print!`](crate::dbg_print)`(indented ...)`.
+/// What starts each of the driver's own lines (the seed's prefix and two spaces): the argument
+/// of the `%s` that [`dbg_print!`](crate::dbg_print) puts before the format of an `indented`
+/// line.
 pub const INDENTED: &CStr = c"LookasideList:   ";
 
 /// A format string literal, NUL-terminated by [`dbg_print!`](crate::dbg_print).
