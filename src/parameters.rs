@@ -149,7 +149,7 @@ impl Complaint {
         } = self.spec;
         match self.problem {
             Problem::WrongType(reg_type) => dbg_print!(
-                "LookasideList:   Parameter %s is a %s, not a REG_DWORD; allowed %u..%u, using the default %u\n",
+                indented "Parameter %s is a %s, not a REG_DWORD; allowed %u..%u, using the default %u\n",
                 name,
                 reg_type_name(reg_type),
                 min,
@@ -157,7 +157,7 @@ impl Complaint {
                 default
             ),
             Problem::OutOfRange(value) => dbg_print!(
-                "LookasideList:   Parameter %s = %u is out of range; allowed %u..%u, using the default %u\n",
+                indented "Parameter %s = %u is out of range; allowed %u..%u, using the default %u\n",
                 name,
                 value,
                 min,
@@ -165,7 +165,7 @@ impl Complaint {
                 default
             ),
             Problem::Unreadable(status) => dbg_print!(
-                "LookasideList:   Parameter %s could not be read (status %08X); allowed %u..%u, using the default %u\n",
+                indented "Parameter %s could not be read (status %08X); allowed %u..%u, using the default %u\n",
                 name,
                 status,
                 min,
@@ -305,7 +305,7 @@ impl Settings {
             ListMode::PerProcessor => c"1 (per-processor)",
         };
         dbg_print!(
-            "LookasideList:   Parameters: ListType %s, ApiPath %s, StressIterations %u, StressThreads %u, FailAllocationAt %u, BreakBeforeDelete %u, ListMode %s\n",
+            indented "Parameters: ListType %s, ApiPath %s, StressIterations %u, StressThreads %u, FailAllocationAt %u, BreakBeforeDelete %u, ListMode %s\n",
             list_type,
             api_path,
             self.stress_iterations,

@@ -122,31 +122,32 @@ fn read_settings(registry_path: Option<RegistryPath<'_>>) -> Settings {
 /// How the list was set up, for the reader of the log.
 fn describe_list(list: &LookasideList<SomeStructure>, settings: &Settings) {
     let stats = list.stats();
+    // Whose routines: the names that follow are in the format, once.
     let routines = if list.uses_exports() {
-        c"the kernel's exported ExAllocateFromLookasideListEx/ExFreeToLookasideListEx"
+        c"the kernel's exported"
     } else {
-        c"the driver's port of the WDK's inline ExAllocateFromLookasideListEx/ExFreeToLookasideListEx"
+        c"the driver's port of the WDK's inline"
     };
     dbg_print!(
-        "LookasideList:   %u-byte blocks from %s, through %s\n",
+        indented "%u-byte blocks from %s, through %s ExAllocateFromLookasideListEx/ExFreeToLookasideListEx\n",
         stats.size,
         PoolKind::type_name(stats.pool_type),
         routines
     );
     if settings.api_path == ApiPath::Exported && !list.uses_exports() {
         dbg_print!(
-            "LookasideList:   ApiPath 1 asks for the exported routines, which this kernel lacks\n"
+            indented "ApiPath 1 asks for the exported routines, which this kernel lacks\n"
         );
     }
     if let Some(k) = settings.fail_allocation_at {
         dbg_print!(
-            "LookasideList:   Fault injection: block allocation #%u fails, through the list's allocate callback\n",
+            indented "Fault injection: block allocation #%u fails, through the list's allocate callback\n",
             k.get()
         );
     }
     if list.lists() > 1 {
         dbg_print!(
-            "LookasideList:   Per-processor lists: %u, one per active processor, %u bytes apart\n",
+            indented "Per-processor lists: %u, one per active processor, %u bytes apart\n",
             list.lists(),
             u32::try_from(LIST_STRIDE).unwrap_or(u32::MAX)
         );
@@ -169,13 +170,13 @@ fn after_the_seed(list: &LookasideList<SomeStructure>, settings: &Settings) {
     if settings.break_before_delete {
         if kernel::kernel_debugger_attached() {
             dbg_print!(
-                "LookasideList:   Breaking into the debugger: type !lookaside %p\n",
+                indented "Breaking into the debugger: type !lookaside %p\n",
                 list.address()
             );
             kernel::break_into_debugger();
         } else {
             dbg_print!(
-                "LookasideList:   BreakBeforeDelete is set, but no kernel debugger is attached: not breaking\n"
+                indented "BreakBeforeDelete is set, but no kernel debugger is attached: not breaking\n"
             );
         }
     }
@@ -184,32 +185,33 @@ fn after_the_seed(list: &LookasideList<SomeStructure>, settings: &Settings) {
 /// The counters as WinDbg's `!lookaside <address>` lays them out: of the list, or of each
 /// per-processor list and then of all together.
 fn log_statistics(list: &LookasideList<SomeStructure>) {
-    if list.lists() == 1 {
-        let (address, stats) = list.stats_of(0);
-        log_list_statistics(address, &stats);
-        return;
-    }
+    // One loop for both modes (a smaller driver): a single list has no heading and no sum.
+    let per_processor = list.lists() > 1;
     for index in 0..list.lists() {
         let (address, stats) = list.stats_of(index);
-        dbg_print!("LookasideList:   Processor %u's list:\n", index);
+        if per_processor {
+            dbg_print!(indented "Processor %u's list:\n", index);
+        }
         log_list_statistics(address, &stats);
     }
-    dbg_print!(
-        "LookasideList:   All %u per-processor lists together:\n",
-        list.lists()
-    );
-    log_counters(&list.stats());
+    if per_processor {
+        dbg_print!(
+            indented "All %u per-processor lists together:\n",
+            list.lists()
+        );
+        log_counters(&list.stats());
+    }
 }
 
 /// One list's `!lookaside` output.
 fn log_list_statistics<T>(address: *mut T, stats: &LookasideStats) {
     let [t0, t1, t2, t3] = printable_tag(stats.tag);
     dbg_print!(
-        "LookasideList:   Statistics, as !lookaside %p shows them:\n",
+        indented "Statistics, as !lookaside %p shows them:\n",
         address
     );
     dbg_print!(
-        "LookasideList:   Lookaside \"\" @ %p \"%c%c%c%c\"\n",
+        indented "Lookaside \"\" @ %p \"%c%c%c%c\"\n",
         address,
         t0,
         t1,
@@ -227,37 +229,37 @@ fn log_counters(stats: &LookasideStats) {
             .unwrap_or(0)
     };
     dbg_print!(
-        "LookasideList:     Type           =     %04X %s\n",
+        indented "  Type           =     %04X %s\n",
         stats.pool_type,
         PoolKind::type_name(stats.pool_type)
     );
     dbg_print!(
-        "LookasideList:     Current Depth  = %8u   Max Depth  = %8u\n",
+        indented "  Current Depth  = %8u   Max Depth  = %8u\n",
         stats.current_depth,
         stats.depth
     );
     dbg_print!(
-        "LookasideList:     Size           = %8u   Max Alloc  = %8u\n",
+        indented "  Size           = %8u   Max Alloc  = %8u\n",
         stats.size,
         stats.depth.saturating_mul(stats.size)
     );
     dbg_print!(
-        "LookasideList:     AllocateMisses = %8u   FreeMisses = %8u\n",
+        indented "  AllocateMisses = %8u   FreeMisses = %8u\n",
         stats.allocate_misses,
         stats.free_misses
     );
     dbg_print!(
-        "LookasideList:     TotalAllocates = %8u   TotalFrees = %8u\n",
+        indented "  TotalAllocates = %8u   TotalFrees = %8u\n",
         stats.total_allocates,
         stats.total_frees
     );
     dbg_print!(
-        "LookasideList:     Hit Rate       = %7I64u%%   Hit Rate   = %7I64u%%\n",
+        indented "  Hit Rate       = %7I64u%%   Hit Rate   = %7I64u%%\n",
         percent(stats.total_allocates, stats.allocate_misses),
         percent(stats.total_frees, stats.free_misses)
     );
     dbg_print!(
-        "LookasideList:     MaximumDepth   = %8u\n",
+        indented "  MaximumDepth   = %8u\n",
         stats.maximum_depth
     );
 }
@@ -279,7 +281,7 @@ fn allocate_and_free(list: &LookasideList<SomeStructure>) {
     entries.as_mut().init();
     dbg_print!("LookasideList: Doubly linked list head initialized\n");
     dbg_print!(
-        "LookasideList:   Chain head at address %p (for !list)\n",
+        indented "Chain head at address %p (for !list)\n",
         entries.head_address()
     );
 

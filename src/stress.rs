@@ -217,7 +217,7 @@ impl<T: FromZeros> Work<'_, T> {
 /// pool, and logs ns per pair per thread, the ratios, the hit rate and the balance.
 pub fn run<T: FromZeros + Send>(list: &LookasideList<T>, pool: &Pool, pairs: u32, threads: u32) {
     dbg_print!(
-        "LookasideList:   Stress: %u alloc+free pairs per thread, %u thread(s), fastest of %u runs whose threads overlapped\n",
+        indented "Stress: %u alloc+free pairs per thread, %u thread(s), fastest of %u runs whose threads overlapped\n",
         pairs,
         threads,
         RUNS
@@ -240,7 +240,7 @@ pub fn run<T: FromZeros + Send>(list: &LookasideList<T>, pool: &Pool, pairs: u32
             if status < 0 && !reported {
                 reported = true;
                 dbg_print!(
-                    "LookasideList:   Stress: only %u of %u threads could be created (status %08X)\n",
+                    indented "Stress: only %u of %u threads could be created (status %08X)\n",
                     ran,
                     threads,
                     status
@@ -268,13 +268,13 @@ pub fn run<T: FromZeros + Send>(list: &LookasideList<T>, pool: &Pool, pairs: u32
         previous = tenths;
         match phase {
             FLOOR => dbg_print!(
-                "LookasideList:   Stress slist-floor: %I64u.%I64u ns per pair, %u thread(s)\n",
+                indented "Stress slist-floor: %I64u.%I64u ns per pair, %u thread(s)\n",
                 ns,
                 ns_tenths,
                 ran
             ),
             LOOKASIDE => dbg_print!(
-                "LookasideList:   Stress lookaside-%s: %I64u.%I64u ns per pair, %u thread(s), %I64u.%02I64ux the floor\n",
+                indented "Stress lookaside-%s: %I64u.%I64u ns per pair, %u thread(s), %I64u.%02I64ux the floor\n",
                 path,
                 ns,
                 ns_tenths,
@@ -283,7 +283,7 @@ pub fn run<T: FromZeros + Send>(list: &LookasideList<T>, pool: &Pool, pairs: u32
                 ratio_hundredths
             ),
             _ => dbg_print!(
-                "LookasideList:   Stress pool: %I64u.%I64u ns per pair, %u thread(s), %I64u.%02I64ux the lookaside list\n",
+                indented "Stress pool: %I64u.%I64u ns per pair, %u thread(s), %I64u.%02I64ux the lookaside list\n",
                 ns,
                 ns_tenths,
                 ran,
@@ -310,7 +310,7 @@ fn log_balance(counted: Tally, before: LookasideStats, after: LookasideStats) {
         u64::from(attempts),
     );
     dbg_print!(
-        "LookasideList:   Stress hit rate: %I64u.%02I64u%% (%u misses in %u allocations, %u failed)\n",
+        indented "Stress hit rate: %I64u.%02I64u%% (%u misses in %u allocations, %u failed)\n",
         rate / 100,
         rate % 100,
         misses,
@@ -323,14 +323,14 @@ fn log_balance(counted: Tally, before: LookasideStats, after: LookasideStats) {
         c"do NOT balance"
     };
     dbg_print!(
-        "LookasideList:   Stress tallies %s: %u blocks allocated and %u freed, %u allocations failed\n",
+        indented "Stress tallies %s: %u blocks allocated and %u freed, %u allocations failed\n",
         verdict,
         counted.allocated,
         counted.freed,
         counted.failed
     );
     dbg_print!(
-        "LookasideList:   Stress counters (approximate when threads race, as on Windows): TotalAllocates +%u, TotalFrees +%u\n",
+        indented "Stress counters (approximate when threads race, as on Windows): TotalAllocates +%u, TotalFrees +%u\n",
         after.total_allocates.wrapping_sub(before.total_allocates),
         after.total_frees.wrapping_sub(before.total_frees)
     );

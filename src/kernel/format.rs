@@ -241,6 +241,11 @@ pub const fn check(format: &[u8], args: &[CType]) {
     );
 }
 
+/// What starts each of the driver's own lines (the seed's prefix and two spaces): the argument
+/// of the `%s` that [`dbg_print!`](crate::dbg_print) puts before the format of an `indented`
+/// line.
+pub const INDENTED: &CStr = c"LookasideList:   ";
+
 /// A format string literal, NUL-terminated by [`dbg_print!`](crate::dbg_print).
 pub trait Format {
     /// The format.
@@ -438,6 +443,7 @@ args!(A.0, B.1, C.2, D.3);
 args!(A.0, B.1, C.2, D.3, E.4);
 args!(A.0, B.1, C.2, D.3, E.4, F.5);
 args!(A.0, B.1, C.2, D.3, E.4, F.5, G.6);
+args!(A.0, B.1, C.2, D.3, E.4, F.5, G.6, H.7);
 
 /// `DbgPrint(F::TEXT, args...)` once [`check`] has passed at compile time; what
 /// [`dbg_print!`](crate::dbg_print) expands to.

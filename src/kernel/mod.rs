@@ -74,18 +74,39 @@ pub fn break_into_debugger() {
 /// `DbgPrint(format, args...)`: the kernel formats the line, with the format checked against
 /// the arguments' types when the driver is compiled (see [`format`] for the conversions).
 ///
+/// `dbg_print!(indented "text", args...)` prints one of the driver's own lines, the ones
+/// indented after the prefix ([`format::INDENTED`]): the format is `"%s" "text"` with the
+/// prefix as the first argument, so the driver holds the prefix once rather than in every
+/// such line.
+///
 /// ```
-/// # LookasideList::kernel::ffi::reset(Default::default());
+/// # use LookasideList::kernel::ffi as sim;
+/// # sim::reset(Default::default());
 /// let index = 3_u32;
 /// LookasideList::dbg_print!("LookasideList: + Entry #%u added\n", index);
+/// LookasideList::dbg_print!(indented "Processor %u's list:\n", index);
+/// assert_eq!(
+///     sim::transcript(),
+///     "LookasideList: + Entry #3 added\nLookasideList:   Processor 3's list:\n"
+/// );
 /// ```
 #[macro_export]
 macro_rules! dbg_print {
-    ($format:literal $(, $arg:expr)* $(,)?) => {{
+    (indented $format:literal $(, $arg:expr)* $(,)?) => {
+        $crate::dbg_print!(
+            @checked (::core::concat!("%s", $format)),
+            $crate::kernel::format::INDENTED
+            $(, $arg)*
+        )
+    };
+    ($format:literal $(, $arg:expr)* $(,)?) => {
+        $crate::dbg_print!(@checked ($format) $(, $arg)*)
+    };
+    (@checked ($($format:tt)*) $(, $arg:expr)*) => {{
         struct Format;
         impl $crate::kernel::format::Format for Format {
             const TEXT: &'static ::core::ffi::CStr =
-                $crate::kernel::format::c_string(::core::concat!($format, "\0"));
+                $crate::kernel::format::c_string(::core::concat!($($format)*, "\0"));
         }
         $crate::kernel::format::print::<Format, _>(($($arg,)*))
     }};
