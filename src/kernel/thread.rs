@@ -12,8 +12,11 @@ pub const MAX_THREADS: usize = 64;
 
 /// What every system thread of one [`run_concurrently`] call shares: the work, and the start
 /// signal.
-struct Job<'a> {
-    work: &'a (dyn Fn() + Sync),
+///
+/// The work's type is a parameter, not a `dyn Fn`: a vtable in the image holds absolute
+/// addresses, which the loader must relocate, and without it the driver needs no relocations.
+struct Job<'a, W> {
+    work: &'a W,
     go: AtomicBool,
 }
 
@@ -22,7 +25,7 @@ struct Job<'a> {
 ///
 /// Returns how many ran (fewer if the kernel could not create a thread) and the status of the
 /// first failed creation (`STATUS_SUCCESS` if none failed).
-pub fn run_concurrently(threads: u32, work: &(dyn Fn() + Sync)) -> (u32, NTSTATUS) {
+pub fn run_concurrently<W: Fn() + Sync>(threads: u32, work: &W) -> (u32, NTSTATUS) {
     let job = Job {
         work,
         go: AtomicBool::new(false),
@@ -50,7 +53,7 @@ pub fn run_concurrently(threads: u32, work: &(dyn Fn() + Sync)) -> (u32, NTSTATU
                 &raw mut attributes,
                 ptr::null_mut(),
                 ptr::null_mut(),
-                Some(thread_main),
+                Some(thread_main::<W>),
                 ptr::from_ref(&job).cast_mut().cast(),
             )
         };
@@ -75,9 +78,10 @@ pub fn run_concurrently(threads: u32, work: &(dyn Fn() + Sync)) -> (u32, NTSTATU
     (started + 1, failure)
 }
 
-unsafe extern "C" fn thread_main(context: *mut c_void) {
-    // SAFETY: `context` is the `Job` run_concurrently passed, alive until it joins this thread.
-    let job = unsafe { &*context.cast::<Job<'_>>() };
+unsafe extern "C" fn thread_main<W: Fn() + Sync>(context: *mut c_void) {
+    // SAFETY: `context` is the `Job` run_concurrently passed, of the same work type `W`, alive
+    // until it joins this thread.
+    let job = unsafe { &*context.cast::<Job<'_, W>>() };
     while !job.go.load(Ordering::Acquire) {
         core::hint::spin_loop();
     }
