@@ -43,7 +43,6 @@ mod ddk {
         "ExFlushLookasideListEx",
         "ExFreePoolWithTag",
         "ExInitializeLookasideListEx",
-        "ExQueryDepthSList",
         "ExpInterlockedPopEntrySList",
         "ExpInterlockedPushEntrySList",
         "KdRefreshDebuggerNotPresent",

@@ -7,7 +7,7 @@ use std::process::Command;
 use anyhow::{Context, Result};
 
 use crate::cli::Options;
-use crate::{packages, step};
+use crate::step;
 
 pub const TARGET: &str = "x86_64-pc-windows-msvc";
 
@@ -33,9 +33,9 @@ fn target_dir() -> PathBuf {
     root().join("target/windows")
 }
 
-/// Builds the driver and the fixture, after making sure the tools are installed.
+/// Builds the driver and the fixture. The caller has made sure of the tools
+/// ([`crate::packages::BUILD`]), together with whatever else its command needs, in one install step.
 pub fn all(options: &Options) -> Result<Artifacts> {
-    packages::ensure(&[packages::BUILD], options.verbose)?;
     cross_build(
         "cross-building LookasideList.sys (Debian rustc, -Zbuild-std=core, lld-link)",
         &[

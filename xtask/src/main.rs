@@ -38,9 +38,11 @@ fn main() -> ExitCode {
             println!("{}", cli::USAGE);
             Ok(())
         }
-        cli::Command::Build => build::all(&options).map(|artifacts| {
-            println!("{}", artifacts.driver.display());
-        }),
+        cli::Command::Build => packages::ensure(&[packages::BUILD], options.verbose)
+            .and_then(|()| build::all(&options))
+            .map(|artifacts| {
+                println!("{}", artifacts.driver.display());
+            }),
         cli::Command::Run => wine::run_main_job(&options),
         cli::Command::Test => test::all(&options),
         cli::Command::Bench => bench::run(&options),
