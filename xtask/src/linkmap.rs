@@ -9,6 +9,8 @@ use anyhow::{Result, bail};
 pub struct Chunk {
     /// The output section (`.text`, `.rdata`, ...).
     pub section: String,
+    /// The object's section it comes from (`.text`, `.data`, `.pdata`, ...).
+    pub input: String,
     /// Bytes.
     pub size: u64,
     /// The symbols it defines (lld-link demangles Rust names).
@@ -39,6 +41,7 @@ pub fn parse(map: &str) -> Result<Vec<Chunk>> {
             0 => text.clone_into(&mut section),
             8 => chunks.push(Chunk {
                 section: section.clone(),
+                input: input_section(text).to_owned(),
                 size,
                 symbols: Vec::new(),
             }),
@@ -49,6 +52,14 @@ pub fn parse(map: &str) -> Result<Vec<Chunk>> {
         }
     }
     Ok(chunks)
+}
+
+/// The section name of a contribution (`.data` of `dir/driver.o:(.data)`).
+fn input_section(contribution: &str) -> &str {
+    contribution
+        .strip_suffix(')')
+        .and_then(|rest| rest.rsplit_once(":("))
+        .map_or("", |(_, name)| name)
 }
 
 /// Whether a Rust symbol belongs to `core::fmt` (its functions, or a `Display`, `Debug`,
@@ -81,6 +92,34 @@ pub fn check_no_panic_site(chunks: &[Chunk]) -> Result<()> {
         is_panic_site,
         "the driver has panic sites (each links its message and location)",
     )
+}
+
+/// Fails when the driver has writable global data (a `static` with interior mutability, a
+/// `static mut`): build.rs merges `.data` and `.bss` into the read-only `.rdata`, which is right
+/// only while they are empty, as they are.
+pub fn check_no_writable_data(chunks: &[Chunk]) -> Result<()> {
+    let writable: u64 = chunks
+        .iter()
+        .filter(|chunk| is_writable_data(&chunk.input))
+        .map(|chunk| chunk.size)
+        .sum();
+    if writable == 0 {
+        Ok(())
+    } else {
+        bail!(
+            "the driver has {writable} bytes of writable global data (.data/.bss), which the \
+             link merges into read-only .rdata: keep the state in DriverEntry's frame or pool"
+        )
+    }
+}
+
+/// `.data`, `.bss` and their `$`-suffixed groups.
+fn is_writable_data(input: &str) -> bool {
+    [".data", ".bss"].iter().any(|name| {
+        input
+            .strip_prefix(name)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('$'))
+    })
 }
 
 /// Fails, naming a few, when any symbol of the map is `unwanted`.
@@ -176,21 +215,25 @@ Address  Size     Align Out     In      Symbol
 00001100 00000000     0                 _ZN4core3fmt5write17h0123456789abcdefE
 00002000 00000010  4096 .rdata
 00002000 00000010     8         LookasideList.o:(.rdata)
+00002010 00000000     4         LookasideList.o:(.data)
+00002010 00000000     4         LookasideList.o:(.bss)
 ";
 
     #[test]
     fn reads_sections_sizes_and_symbols() {
         let chunks = parse(MAP).unwrap();
-        assert_eq!(chunks.len(), 3);
+        assert_eq!(chunks.len(), 5);
         assert_eq!(
             chunks[0],
             Chunk {
                 section: ".text".into(),
+                input: ".text".into(),
                 size: 0x100,
                 symbols: vec!["DriverEntry".into()],
             }
         );
         assert_eq!(chunks[2].section, ".rdata");
+        assert_eq!(chunks[3].input, ".data");
         assert_eq!(
             largest_functions(&chunks, 5),
             [
@@ -214,6 +257,24 @@ Address  Size     Align Out     In      Symbol
         assert!(!is_core_fmt(
             "<core::ffi::c_str::CStr>::from_bytes_until_nul"
         ));
+    }
+
+    #[test]
+    fn writable_data_is_found_only_when_it_has_bytes() {
+        assert!(check_no_writable_data(&parse(MAP).unwrap()).is_ok());
+        for input in ["(.data)", "(.bss)"] {
+            let with_data = MAP.replace(
+                &format!("00000000     4         LookasideList.o:{input}"),
+                &format!("00000004     4         LookasideList.o:{input}"),
+            );
+            let error = check_no_writable_data(&parse(&with_data).unwrap())
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("4 bytes of writable global data"), "{error}");
+        }
+        assert!(is_writable_data(".data$r"));
+        assert!(!is_writable_data(".rdata"));
+        assert!(!is_writable_data(".database"));
     }
 
     #[test]

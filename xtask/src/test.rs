@@ -140,6 +140,10 @@ fn pe_checks(artifacts: &Artifacts, tally: &mut Tally) {
                 "PE: no panic site in the driver (linker map)",
                 linkmap::check_no_panic_site(&chunks),
             );
+            tally.record(
+                "PE: no writable global data, merged into .rdata (linker map)",
+                linkmap::check_no_writable_data(&chunks),
+            );
         }
         Err(error) => tally.record("PE: the linker map of the driver", Err(error)),
     }
