@@ -289,11 +289,11 @@ fn every_pool_failure_unwinds_cleanly() {
 fn bad_registry_values_are_named_with_their_range_and_default() {
     let transcript = run(with_parameters(&[
         ("ListType", RegValue::Dword(2)),
-        ("BreakBeforeDelete", RegValue::Other(1)),
+        ("BreakBeforeDelete", RegValue::Other(1, 200)),
         ("StressIterations", RegValue::Dword(100_000_001)),
-        ("ApiPath", RegValue::Other(11)),
+        ("ApiPath", RegValue::Other(11, 8)),
         ("StressThreads", RegValue::Dword(0)),
-        ("FailAllocationAt", RegValue::Other(3)),
+        ("FailAllocationAt", RegValue::Other(4, 2)),
         ("ListMode", RegValue::Dword(2)),
     ]));
     let complaints = lines_with(&transcript, "using the default");
@@ -301,11 +301,11 @@ fn bad_registry_values_are_named_with_their_range_and_default() {
         complaints,
         [
             "LookasideList:   Parameter ListType = 2 is out of range; allowed 0..1, using the default 0",
-            "LookasideList:   Parameter BreakBeforeDelete is a REG_SZ, not a REG_DWORD; allowed 0..1, using the default 0",
+            "LookasideList:   Parameter BreakBeforeDelete is not a 4-byte REG_DWORD (type 1); allowed 0..1, using the default 0",
             "LookasideList:   Parameter StressIterations = 100000001 is out of range; allowed 0..100000000, using the default 0",
-            "LookasideList:   Parameter ApiPath is a REG_QWORD, not a REG_DWORD; allowed 0..2, using the default 0",
+            "LookasideList:   Parameter ApiPath is not a 4-byte REG_DWORD (type 11); allowed 0..2, using the default 0",
             "LookasideList:   Parameter StressThreads = 0 is out of range; allowed 1..64, using the default 1",
-            "LookasideList:   Parameter FailAllocationAt is a REG_BINARY, not a REG_DWORD; allowed 0..1000000, using the default 0",
+            "LookasideList:   Parameter FailAllocationAt is not a 4-byte REG_DWORD (type 4); allowed 0..1000000, using the default 0",
             "LookasideList:   Parameter ListMode = 2 is out of range; allowed 0..1, using the default 0",
         ]
     );

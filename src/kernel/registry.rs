@@ -13,8 +13,9 @@ pub enum RegistryValue {
     Missing,
     /// A `REG_DWORD`.
     Dword(u32),
-    /// A value of another type (`REG_SZ` = 1, `REG_BINARY` = 3, `REG_QWORD` = 11, ...).
-    WrongType(u32),
+    /// Not a 4-byte `REG_DWORD`: its `REG_*` type (`REG_SZ` = 1, `REG_BINARY` = 3,
+    /// `REG_QWORD` = 11, ...; `REG_DWORD` = 4 when its size is not 4 bytes).
+    NotDword(u32),
     /// Reading failed with this status.
     Unreadable(NTSTATUS),
 }
@@ -123,15 +124,14 @@ impl ParametersKey {
                 &raw mut length,
             )
         };
-        // The kernel writes the structure's ULONGs in the machine's (little-endian) order.
-        let [_, reg_type, data_length, data] = info.map(u32::from_le);
+        // The kernel writes the structure's ULONGs in the machine's (little-endian) order. On
+        // STATUS_BUFFER_OVERFLOW it has written the header, the type among it.
+        let [_, reg_type, bytes, data] = info.map(u32::from_le);
         match status {
             ffi::STATUS_OBJECT_NAME_NOT_FOUND => RegistryValue::Missing,
-            ffi::STATUS_BUFFER_OVERFLOW => RegistryValue::WrongType(reg_type),
+            ffi::STATUS_BUFFER_OVERFLOW => RegistryValue::NotDword(reg_type),
             status if status < 0 => RegistryValue::Unreadable(status),
-            _ if reg_type != ffi::REG_DWORD || data_length != 4 => {
-                RegistryValue::WrongType(reg_type)
-            }
+            _ if reg_type != ffi::REG_DWORD || bytes != 4 => RegistryValue::NotDword(reg_type),
             _ => RegistryValue::Dword(data),
         }
     }

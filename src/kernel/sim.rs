@@ -174,8 +174,8 @@ pub struct FreeExUnion {
 pub enum RegValue {
     /// `REG_DWORD`.
     Dword(u32),
-    /// Another type (the number of `REG_*`), e.g. `REG_SZ` = 1.
-    Other(u32),
+    /// Any type (the number of `REG_*`, e.g. `REG_SZ` = 1) with this many bytes of data.
+    Other(u32, u32),
 }
 
 /// What the simulated kernel has and where it fails.
@@ -680,8 +680,8 @@ pub unsafe extern "C-unwind" fn ZwQueryValueKey(
     let (reg_type, data): (u32, Vec<u8>) = match value {
         None => return STATUS_OBJECT_NAME_NOT_FOUND,
         Some(RegValue::Dword(value)) => (REG_DWORD, value.to_le_bytes().to_vec()),
-        // A string or blob longer than the caller's buffer, as a REG_SZ path would be.
-        Some(RegValue::Other(reg_type)) => (reg_type, vec![b'x'; 200]),
+        // Longer than the caller's buffer (a REG_SZ path), or not: a 2-byte REG_DWORD.
+        Some(RegValue::Other(reg_type, bytes)) => (reg_type, vec![b'x'; bytes as usize]),
     };
     let mut info = Vec::new();
     for field in [0, reg_type, u32::try_from(data.len()).expect("small")] {

@@ -219,7 +219,7 @@ fn parameter_checks(prefix: &Prefix, tally: &mut Tally) {
         ])
         .and_then(|load| {
             for complaint in [
-                "Parameter ListType is a REG_SZ, not a REG_DWORD; allowed 0..1, using the default 0",
+                "Parameter ListType is not a 4-byte REG_DWORD (type 1); allowed 0..1, using the default 0",
                 "Parameter StressThreads = 100 is out of range; allowed 1..64, using the default 1",
                 "Parameter ApiPath = 7 is out of range; allowed 0..2, using the default 0",
             ] {
