@@ -150,11 +150,7 @@ fn sections(pe: &PeFile64<'_>) -> Result<Vec<(String, u32, u32)>> {
         let name = String::from_utf8_lossy(section.raw_name())
             .trim_end_matches('\0')
             .to_owned();
-        sections.push((
-            name,
-            section.virtual_size.get(LE),
-            section.size_of_raw_data.get(LE),
-        ));
+        sections.push((name, size, section.size_of_raw_data.get(LE)));
     }
     ensure!(
         holds_exceptions,

@@ -127,7 +127,7 @@ fn pe_checks(artifacts: &Artifacts, tally: &mut Tally) {
         }
     }
     tally.record(
-        "PE: AMD64, native subsystem, entry DriverEntry, imports = ntoskrnl.def, size budget",
+        "PE: AMD64, native subsystem, entry DriverEntry, imports = ntoskrnl.def, no W+X section, unwind data read-only, size budget",
         report.map(drop),
     );
     match read_map(&artifacts.driver_map) {
