@@ -57,6 +57,7 @@ unsafe impl Send for SomeStructure {}
 /// driver never stays loaded; everything it took is returned first.
 #[must_use]
 pub fn driver_entry(registry_path: Option<RegistryPath<'_>>) -> NTSTATUS {
+    kernel::paged_code();
     dbg_print!("\nLookasideList: Entering DriverEntry\n");
     let settings = read_settings(registry_path);
     if let Some(control) = ControlBlock::allocate(settings.list_mode, TAG) {

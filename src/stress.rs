@@ -20,7 +20,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use crate::dbg_print;
 use crate::kernel::clock;
 use crate::kernel::slist::{SListEntry, SListFloor};
-use crate::kernel::{FromZeros, LookasideList, LookasideStats, Pool, thread};
+use crate::kernel::{self, FromZeros, LookasideList, LookasideStats, Pool, thread};
 
 /// How many times each measurement runs.
 pub const RUNS: u32 = 5;
@@ -237,7 +237,7 @@ pub fn run<T: FromZeros + Send>(list: &LookasideList<T>, pool: &Pool, pairs: u32
         for phase in 0..PHASES {
             let timing = Timing::new();
             let (ran, status) = thread::run_concurrently(threads, &|| work.run(phase, &timing));
-            if status < 0 && !reported {
+            if !kernel::nt_success(status) && !reported {
                 reported = true;
                 dbg_print!(
                     indented "Stress: only %u of %u threads could be created (status %08X)\n",

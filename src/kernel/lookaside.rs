@@ -96,6 +96,7 @@ impl<T> LookasideList<T> {
     #[allow(clippy::inline_always, reason = "one caller; measured smaller")]
     #[inline(always)]
     pub fn new(control: ControlBlock, options: ListOptions) -> Result<Self, InitError> {
+        super::paged_code();
         const {
             // A free block holds an SLIST_ENTRY while it waits on the list.
             assert!(size_of::<T>() >= size_of::<ffi::SLIST_ENTRY>());
@@ -142,7 +143,7 @@ impl<T> LookasideList<T> {
                     0,
                 )
             };
-            if status < 0 {
+            if !super::nt_success(status) {
                 for initialised in 0..index {
                     // SAFETY: initialised above, never used for a block, deleted once.
                     unsafe {

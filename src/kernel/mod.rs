@@ -7,18 +7,15 @@
 //!
 //! One backend, chosen at compile time, supplies the raw items under the DDK's own names
 //! (`LOOKASIDE_LIST_EX`, `ExInitializeLookasideListEx`, ...):
-//! - `wdk`: the `wdk-sys` crate, for the driver users build on Windows with the WDK;
-//! - `ddk`: bindings that `bindgen` generates from the MinGW-w64 DDK headers (Linux cross-build);
+//! - `wdk`: Microsoft's `wdk-sys` and `wdk` crates, for every build of the driver (Windows with
+//!   the WDK, and the Linux cross-build);
 //! - `sim`: a host simulation with the same names, so `cargo test` runs this module's code and
 //!   everything above it unchanged.
 
-#[cfg(all(not(test), target_os = "windows", feature = "ddk"))]
-#[path = "ddk.rs"]
-mod ffi;
 #[cfg(any(test, not(target_os = "windows")))]
 #[path = "sim.rs"]
 pub mod ffi;
-#[cfg(all(not(test), target_os = "windows", not(feature = "ddk")))]
+#[cfg(all(not(test), target_os = "windows"))]
 #[path = "wdk.rs"]
 mod ffi;
 
@@ -44,11 +41,6 @@ pub use list_ex::LookasideStats;
 pub use lookaside::{ApiPath, Block, FromZeros, InitError, ListOptions, LookasideList};
 pub use pool::{Pool, PoolBox, PoolKind};
 
-#[cfg(all(feature = "ddk", not(test), target_os = "windows", feature = "wdk"))]
-compile_error!(
-    "features `wdk` and `ddk` select different kernel backends: build with `--no-default-features --features ddk`"
-);
-
 /// A pool tag: four characters as the DDK's multi-character constants write them, so the
 /// seed's `'msaW'` shows as `Wasm` in pool-tag tools, exactly as it did for the MASM driver.
 #[must_use]
@@ -64,11 +56,38 @@ pub fn kernel_debugger_attached() -> bool {
     unsafe { ffi::KdRefreshDebuggerNotPresent() == 0 }
 }
 
-/// `DbgBreakPoint`. Without a kernel debugger this is an unhandled breakpoint exception, a
-/// bugcheck: call it only when [`kernel_debugger_attached`] said yes.
+/// `DbgBreakPoint`, as `__debugbreak` (the `wdk` crate's `dbg_break`).
+///
+/// Without a kernel debugger this is an unhandled breakpoint exception, a bugcheck: call it
+/// only when [`kernel_debugger_attached`] said yes.
 pub fn break_into_debugger() {
-    // SAFETY: a breakpoint the attached debugger handles.
-    unsafe { ffi::DbgBreakPoint() };
+    ffi::dbg_break();
+}
+
+/// `NT_SUCCESS(status)` (ntdef.h; the `wdk` crate's `nt_success`): success and informational
+/// statuses, 0 to 0x7FFFFFFF.
+#[must_use]
+pub const fn nt_success(status: NTSTATUS) -> bool {
+    ffi::nt_success(status)
+}
+
+/// `PAGED_CODE()` (wdm.h), the `wdk` crate's `paged_code!`.
+///
+/// At the start of the routines that must run at `IRQL <= APC_LEVEL` (registry, thread
+/// creation, routine lookup, list initialisation): in a debug build it asserts the IRQL, in a
+/// release build it is nothing. The simulation has no IRQL.
+#[allow(
+    clippy::inline_always,
+    reason = "a debug-build assertion, nothing in release"
+)]
+#[allow(
+    clippy::missing_const_for_fn,
+    reason = "reads the IRQL in the Windows build"
+)]
+#[inline(always)]
+pub fn paged_code() {
+    #[cfg(all(target_os = "windows", not(test)))]
+    wdk::paged_code!();
 }
 
 /// `DbgPrint(format, args...)`: the kernel formats the line, with the format checked against

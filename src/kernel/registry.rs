@@ -79,7 +79,7 @@ fn open_key(root: HANDLE, name: &UNICODE_STRING) -> Option<NonNull<c_void>> {
     // PASSIVE_LEVEL (DriverEntry).
     let status =
         unsafe { ffi::ZwOpenKey(&raw mut handle, ffi::KEY_QUERY_VALUE, &raw mut attributes) };
-    NonNull::new(handle).filter(|_| status >= 0)
+    NonNull::new(handle).filter(|_| super::nt_success(status))
 }
 
 impl ParametersKey {
@@ -90,6 +90,7 @@ impl ParametersKey {
     #[allow(clippy::inline_always, reason = "one caller; measured smaller")]
     #[inline(always)]
     pub fn open(service: RegistryPath<'_>) -> Option<Self> {
+        super::paged_code();
         let service_key = open_key(ptr::null_mut(), service.path)?.as_ptr();
         let mut units = Utf16Buffer::new();
         let parameters = open_key(service_key, &units.name(b"Parameters"));
@@ -107,6 +108,7 @@ impl ParametersKey {
     #[allow(clippy::inline_always, reason = "one caller; measured smaller")]
     #[inline(always)]
     pub fn dword(&self, name: &CStr) -> RegistryValue {
+        super::paged_code();
         // KEY_VALUE_PARTIAL_INFORMATION: TitleIndex, Type, DataLength, then the data. A DWORD
         // fills it exactly; a larger value reports STATUS_BUFFER_OVERFLOW with its type.
         let mut info: Info = [0; 4];
@@ -130,7 +132,7 @@ impl ParametersKey {
         match status {
             ffi::STATUS_OBJECT_NAME_NOT_FOUND => RegistryValue::Missing,
             ffi::STATUS_BUFFER_OVERFLOW => RegistryValue::NotDword(reg_type),
-            status if status < 0 => RegistryValue::Unreadable(status),
+            status if !super::nt_success(status) => RegistryValue::Unreadable(status),
             _ if reg_type != ffi::REG_DWORD || bytes != 4 => RegistryValue::NotDword(reg_type),
             _ => RegistryValue::Dword(data),
         }

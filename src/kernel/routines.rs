@@ -85,6 +85,7 @@ impl Utf16Buffer {
 }
 
 fn lookup(name: &[u8]) -> Option<*mut c_void> {
+    super::paged_code();
     let mut buffer = Utf16Buffer::new();
     let mut name = buffer.name(name);
     // SAFETY: `name` is a valid counted string over a buffer that outlives the call; the

@@ -52,6 +52,11 @@ pub type KEY_VALUE_INFORMATION_CLASS = i32;
 pub type PKSTART_ROUTINE = Option<unsafe extern "C" fn(*mut c_void)>;
 
 pub const STATUS_SUCCESS: NTSTATUS = 0;
+
+/// `NT_SUCCESS` (ntdef.h), as the `wdk` crate exports it.
+pub const fn nt_success(status: NTSTATUS) -> bool {
+    status >= 0
+}
 pub const STATUS_DEVICE_CONFIGURATION_ERROR: NTSTATUS = 0xC000_0182_u32.cast_signed();
 pub const STATUS_PROCEDURE_NOT_FOUND: NTSTATUS = 0xC000_007A_u32.cast_signed();
 pub const STATUS_INSUFFICIENT_RESOURCES: NTSTATUS = 0xC000_009A_u32.cast_signed();
@@ -848,7 +853,8 @@ pub unsafe extern "C-unwind" fn KdRefreshDebuggerNotPresent() -> u8 {
     u8::from(!with_state(|state| state.config.debugger))
 }
 
-pub unsafe extern "C-unwind" fn DbgBreakPoint() {
+/// The `wdk` crate's `dbg_break` (`__debugbreak`): counted, and without a debugger a failure.
+pub fn dbg_break() {
     let attached = with_state(|state| {
         state.breakpoints += 1;
         state.config.debugger

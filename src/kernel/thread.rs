@@ -26,6 +26,7 @@ struct Job<'a, W> {
 /// Returns how many ran (fewer if the kernel could not create a thread) and the status of the
 /// first failed creation (`STATUS_SUCCESS` if none failed).
 pub fn run_concurrently<W: Fn() + Sync>(threads: u32, work: &W) -> (u32, NTSTATUS) {
+    super::paged_code();
     let job = Job {
         work,
         go: AtomicBool::new(false),
@@ -57,7 +58,7 @@ pub fn run_concurrently<W: Fn() + Sync>(threads: u32, work: &W) -> (u32, NTSTATU
                 ptr::from_ref(&job).cast_mut().cast(),
             )
         };
-        if status < 0 {
+        if !super::nt_success(status) {
             failure = status;
             break;
         }

@@ -1,12 +1,17 @@
-//! The kernel API from Microsoft's wdk-sys crate: the Windows build users ship.
+//! The kernel API from Microsoft's `wdk-sys` and `wdk` crates: the driver users build, on
+//! Windows (`cargo make`) and in the Linux cross-build (`cargo xtask`) alike.
 
 // The DDK's names and prototypes, documented there.
 #![allow(non_snake_case, missing_docs)]
 
 use core::ffi::c_void;
 
+// wdk-sys has no `DbgBreakPoint`: wdm.h makes it a macro for `__debugbreak` whenever
+// `_MSC_FULL_VER` is defined, as it is in the MSVC-compatible mode wdk-build runs bindgen in,
+// so bindgen sees no function. The `wdk` crate's `dbg_break` is `__debugbreak` (`int 3`).
+pub use wdk::{dbg_break, nt_success};
 pub use wdk_sys::ntddk::{
-    DbgBreakPoint, DbgPrint, ExDeleteLookasideListEx, ExFlushLookasideListEx, ExFreePoolWithTag,
+    DbgPrint, ExDeleteLookasideListEx, ExFlushLookasideListEx, ExFreePoolWithTag,
     ExInitializeLookasideListEx, ExpInterlockedPopEntrySList, ExpInterlockedPushEntrySList,
     KdRefreshDebuggerNotPresent, KeGetCurrentProcessorNumberEx, KeQueryActiveProcessorCountEx,
     KeQueryPerformanceCounter, MmGetSystemRoutineAddress, PsCreateSystemThread,
@@ -35,10 +40,11 @@ unsafe extern "system" {
     ) -> *mut c_void;
 }
 
-// The runtime of Microsoft's samples: a pool-backed global allocator, should anything use
-// `alloc` (the driver itself allocates only through the kernel API above), and wdk-panic's
-// panic handler, which bugchecks.
-#[global_allocator]
-static GLOBAL_ALLOCATOR: wdk_alloc::WdkAllocator = wdk_alloc::WdkAllocator;
-
+// wdk-panic's panic handler, as in Microsoft's samples: a panic bugchecks. (No panic site is
+// linked into the driver: `cargo xtask test` reads the linker's map.)
+//
+// Unlike the samples, no `#[global_allocator]` (wdk-alloc's `WdkAllocator`): the driver allocates
+// only through the kernel API above, and that allocator calls ExAllocatePool2, which Windows 10
+// before 2004 lacks, so the loader would refuse the image there. `cargo xtask test` checks that
+// the import table has no such routine.
 extern crate wdk_panic;

@@ -12,12 +12,15 @@
 mod bench;
 mod build;
 mod cli;
+mod fsutil;
 mod inf;
+mod kit;
 mod linkmap;
 mod packages;
 mod pe;
 mod step;
 mod test;
+mod wdk_build_linux;
 mod wine;
 
 #[path = "../../expected/transcript.rs"]

@@ -56,10 +56,10 @@ pub const BUILD: &[Need] = &[
         }],
     },
     Need {
-        package: "lld",
-        why: "lld-link, the PE/COFF linker",
+        package: "lld-19",
+        why: "lld-link-19, the PE/COFF linker (lld 14 refuses wdk-build's /KERNEL)",
         probes: &[Probe::Answers {
-            program: "lld-link",
+            program: crate::build::LINKER,
             args: &["--version"],
         }],
     },
@@ -73,7 +73,7 @@ pub const BUILD: &[Need] = &[
     },
     Need {
         package: "mingw-w64-x86-64-dev",
-        why: "the DDK headers bindgen reads",
+        why: "the DDK headers of the kit wdk-sys's bindgen reads (when no WDKContentRoot is given)",
         probes: &[
             Probe::File("/usr/x86_64-w64-mingw32/include/ddk/ntifs.h"),
             Probe::File("/usr/x86_64-w64-mingw32/include/ddk/wdm.h"),
@@ -100,7 +100,7 @@ pub const BUILD: &[Need] = &[
 /// For linting the cross-build: Debian's clippy, which matches Debian's rustc.
 pub const LINT: &[Need] = &[Need {
     package: "rust-web-clippy",
-    why: "clippy for the Windows-target code (the ddk backend, DriverEntry)",
+    why: "clippy for the Windows-target code (the wdk backend, DriverEntry)",
     probes: &[Probe::Answers {
         program: "/usr/bin/cargo-clippy",
         args: &["--version"],
@@ -446,8 +446,8 @@ mod tests {
             root: PathBuf::from("/"),
         };
         let broken = probe(&all(), &tools);
-        let lld = line_for(&broken, "lld");
-        assert!(lld.starts_with("lld-link is not on PATH"), "{lld}");
+        let lld = line_for(&broken, "lld-19");
+        assert!(lld.starts_with("lld-link-19 is not on PATH"), "{lld}");
         assert!(lld.contains("apt-get install"), "{lld}");
         assert!(line_for(&broken, "clang").contains("clang is not on PATH"));
         assert!(line_for(&broken, "llvm").contains("llvm-dlltool is not on PATH"));

@@ -27,18 +27,63 @@ pub struct Report {
     pub sections: Vec<(String, u32, u32)>,
 }
 
-/// The names `ddk/ntoskrnl.def` lists.
-pub fn def_exports(def: &str) -> BTreeSet<String> {
-    def.lines()
-        .map(|line| line.split(';').next().unwrap_or("").trim())
-        .skip_while(|line| *line != "EXPORTS")
-        .skip(1)
-        .filter(|line| !line.is_empty())
-        .map(str::to_owned)
-        .collect()
+/// The kernel routines LookasideList.sys imports, exactly. Routines not every supported Windows
+/// exports (see [`MISSING_ON_SUPPORTED_WINDOWS`]) are looked up at run time instead.
+pub const IMPORTS: &[&str] = &[
+    "DbgPrint",
+    "ExAllocatePoolWithTag",
+    "ExDeleteLookasideListEx",
+    "ExFlushLookasideListEx",
+    "ExFreePoolWithTag",
+    "ExInitializeLookasideListEx",
+    "ExpInterlockedPopEntrySList",
+    "ExpInterlockedPushEntrySList",
+    "KdRefreshDebuggerNotPresent",
+    "KeGetCurrentProcessorNumberEx",
+    "KeQueryActiveProcessorCountEx",
+    "KeQueryPerformanceCounter",
+    "MmGetSystemRoutineAddress",
+    "PsCreateSystemThread",
+    "PsTerminateSystemThread",
+    "ZwClose",
+    "ZwOpenKey",
+    "ZwQueryValueKey",
+    "ZwWaitForSingleObject",
+];
+
+/// Kernel exports some supported Windows lacks, so that a driver importing one would not load
+/// there: `ExAllocatePool2`/`ExFreePool2` (Windows 10 2004+; wdk-alloc's allocator calls the
+/// first) and the lookaside pair (Windows 11 22H2+).
+pub const MISSING_ON_SUPPORTED_WINDOWS: &[&str] = &[
+    "ExAllocatePool2",
+    "ExFreePool2",
+    "ExAllocateFromLookasideListEx",
+    "ExFreeToLookasideListEx",
+];
+
+/// Whether `imported` is what the driver should import: none of the routines a supported
+/// Windows lacks, and exactly [`IMPORTS`].
+pub fn check_imports(imported: &BTreeSet<String>) -> Result<()> {
+    let missing: Vec<&str> = MISSING_ON_SUPPORTED_WINDOWS
+        .iter()
+        .copied()
+        .filter(|name| imported.contains(*name))
+        .collect();
+    ensure!(
+        missing.is_empty(),
+        "imports {missing:?}, which Windows 10 before 2004 (or Windows 11 before 22H2) lacks: the loader would refuse the driver there"
+    );
+    let listed: BTreeSet<String> = IMPORTS.iter().map(|name| (*name).to_owned()).collect();
+    ensure!(
+        *imported == listed,
+        "the import table differs from xtask/src/pe.rs's IMPORTS: imported only {:?}, listed only {:?}",
+        imported.difference(&listed).collect::<Vec<_>>(),
+        listed.difference(imported).collect::<Vec<_>>()
+    );
+    Ok(())
 }
 
-pub fn check(driver: &Path, def: &Path) -> Result<Report> {
+pub fn check(driver: &Path) -> Result<Report> {
     let data = std::fs::read(driver).with_context(|| format!("reading {}", driver.display()))?;
     let size = data.len() as u64;
     let pe = PeFile64::parse(&*data).context("LookasideList.sys is not a PE32+ image")?;
@@ -98,17 +143,7 @@ pub fn check(driver: &Path, def: &Path) -> Result<Report> {
         };
         imports.push(String::from_utf8_lossy(name).into_owned());
     }
-    let def_text =
-        std::fs::read_to_string(def).with_context(|| format!("reading {}", def.display()))?;
-    let listed = def_exports(&def_text);
-    let imported: BTreeSet<String> = imports.iter().cloned().collect();
-    ensure!(
-        imported == listed,
-        "the import table differs from {}: imported only {:?}, listed only {:?}",
-        def.display(),
-        imported.difference(&listed).collect::<Vec<_>>(),
-        listed.difference(&imported).collect::<Vec<_>>()
-    );
+    check_imports(&imports.iter().cloned().collect())?;
     ensure!(
         size <= SIZE_BUDGET,
         "{size} bytes, over the {SIZE_BUDGET}-byte budget"
@@ -161,13 +196,22 @@ fn sections(pe: &PeFile64<'_>) -> Result<Vec<(String, u32, u32)>> {
 
 #[cfg(test)]
 mod tests {
-    use super::def_exports;
+    use super::*;
 
     #[test]
-    fn reads_the_def_files_export_names() {
-        let def =
-            "; comment\nLIBRARY ntoskrnl.exe\nEXPORTS\nDbgPrint\n  ExFreePoolWithTag ; why\n\n";
-        let names: Vec<_> = def_exports(def).into_iter().collect();
-        assert_eq!(names, ["DbgPrint", "ExFreePoolWithTag"]);
+    fn imports_must_be_the_list_and_nothing_a_supported_windows_lacks() {
+        let exact: BTreeSet<String> = IMPORTS.iter().map(|name| (*name).to_owned()).collect();
+        check_imports(&exact).unwrap();
+        let mut with_pool2 = exact.clone();
+        with_pool2.insert("ExAllocatePool2".to_owned());
+        let error = check_imports(&with_pool2).unwrap_err().to_string();
+        assert!(
+            error.contains("ExAllocatePool2") && error.contains("lacks"),
+            "{error}"
+        );
+        let mut fewer = exact;
+        fewer.remove("ZwClose");
+        let error = check_imports(&fewer).unwrap_err().to_string();
+        assert!(error.contains("listed only [\"ZwClose\"]"), "{error}");
     }
 }
