@@ -438,7 +438,12 @@ pub unsafe extern "system" fn get_current_processor_number_ex(number: *mut Proce
     }
     let index = read_rdpid();
     if !number.is_null() {
-        // Windows' groups hold 64 processors each.
+        // Windows' groups hold 64 processors each; RDPID's processor number is Linux's, far
+        // below 64 * 65,536.
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "a processor number, see above; the remainder is below 64"
+        )]
         let processor = ProcessorNumber {
             group: (index / 64) as u16,
             number: (index % 64) as u8,
