@@ -80,8 +80,11 @@ fn newest_version(dir: &Path) -> Option<String> {
         .max()
 }
 
-/// A kit of the user's: used as it is when it has the import libraries; otherwise its headers
-/// with import libraries made here, in a folder of links under `dir`.
+/// A kit of the user's: its headers, and its import libraries where it has them (else, in a
+/// folder of links under `dir`, its headers with import libraries made here). Linux's file names
+/// are case-sensitive and the WDK's `#include`s do not always match the files' case
+/// (`DriverSpecs.h` for `driverspecs.h`): links under `dir` with the names the headers use are
+/// added to bindgen's include path, after the kit's own folders.
 fn user_kit(root: &Path, dir: &Path) -> Result<Kit> {
     let root =
         std::path::absolute(root).with_context(|| format!("WDKContentRoot={}", root.display()))?;
@@ -92,39 +95,43 @@ fn user_kit(root: &Path, dir: &Path) -> Result<Kit> {
             root.display()
         );
     };
-    for sub in ["km", "shared"] {
-        let path = include.join(&version).join(sub);
-        if !path.is_dir() {
+    let headers = include.join(&version);
+    for sub in ["km", "km/crt", "shared"] {
+        if !headers.join(sub).is_dir() {
             bail!(
                 "WDKContentRoot={}: {} is missing",
                 root.display(),
-                path.display()
+                headers.join(sub).display()
             );
         }
     }
-    let lib_version = newest_version(&root.join("Lib"));
-    let libraries = lib_version
-        .as_ref()
-        .map(|v| root.join("Lib").join(v).join("km/x64"));
-    if lib_version.as_deref() == Some(version.as_str())
-        && libraries.is_some_and(|dir| dir.join("ntoskrnl.lib").is_file())
-    {
+    let case_links = dir.join("case-links");
+    let linked = case_links_for(
+        &[
+            headers.join("km/crt"),
+            headers.join("km"),
+            headers.join("shared"),
+        ],
+        &case_links,
+    )?;
+    let bindgen_args = (linked > 0).then(|| format!("-idirafter {}", case_links.display()));
+    let has_libraries = newest_version(&root.join("Lib")).as_deref() == Some(version.as_str())
+        && root
+            .join("Lib")
+            .join(&version)
+            .join("km/x64/ntoskrnl.lib")
+            .is_file();
+    if has_libraries {
         return Ok(Kit {
             description: format!("the WDK at {} ({version})", root.display()),
             root,
-            bindgen_args: None,
+            bindgen_args,
         });
     }
     // Headers only (a NuGet header package, say): link to them, add the libraries.
     let overlay = dir.join("user");
-    let overlay_include = overlay.join("Include").join(&version);
-    std::fs::create_dir_all(&overlay_include)?;
-    for sub in ["km", "shared"] {
-        symlink_fresh(
-            &include.join(&version).join(sub),
-            &overlay_include.join(sub),
-        )?;
-    }
+    std::fs::create_dir_all(overlay.join("Include"))?;
+    symlink_fresh(&headers, &overlay.join("Include").join(&version))?;
     import_libraries(&overlay.join("Lib").join(&version).join("km/x64"))?;
     Ok(Kit {
         description: format!(
@@ -132,7 +139,53 @@ fn user_kit(root: &Path, dir: &Path) -> Result<Kit> {
             root.display()
         ),
         root: overlay,
-        bindgen_args: None,
+        bindgen_args,
+    })
+}
+
+/// Makes `links` a folder of links, one for each header that an `#include` in `dirs` names in
+/// another case than the file has; how many.
+fn case_links_for(dirs: &[PathBuf], links: &Path) -> Result<usize> {
+    let mut files = std::collections::BTreeMap::new();
+    for dir in dirs {
+        for entry in std::fs::read_dir(dir)?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            files
+                .entry(name.to_lowercase())
+                .or_insert_with(|| entry.path());
+        }
+    }
+    let exists = |name: &str| dirs.iter().any(|dir| dir.join(name).exists());
+    let mut wanted = std::collections::BTreeMap::new();
+    for path in files.values().filter(|path| path.is_file()) {
+        let text = String::from_utf8_lossy(&std::fs::read(path)?).into_owned();
+        for name in included_names(&text) {
+            if !name.contains('/')
+                && !exists(name)
+                && let Some(target) = files.get(&name.to_lowercase())
+            {
+                wanted.insert(name.to_owned(), target.clone());
+            }
+        }
+    }
+    std::fs::create_dir_all(links)?;
+    for (name, target) in &wanted {
+        symlink_fresh(target, &links.join(name))?;
+    }
+    Ok(wanted.len())
+}
+
+/// The file names of a header's `#include <...>` and `#include "..."` lines.
+fn included_names(text: &str) -> impl Iterator<Item = &str> {
+    text.lines().filter_map(|line| {
+        let rest = line.trim_start().strip_prefix('#')?.trim_start();
+        let rest = rest.strip_prefix("include")?.trim_start();
+        let close = match rest.chars().next()? {
+            '<' => '>',
+            '"' => '"',
+            _ => return None,
+        };
+        rest[1..].split(close).next()
     })
 }
 
@@ -212,4 +265,83 @@ fn import_libraries(dir: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("xtask-kit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// A kit with `km`, `km/crt` and `shared`, and `ntoskrnl.lib` if `libraries`.
+    fn kit(name: &str, libraries: bool) -> PathBuf {
+        let root = scratch(name);
+        let headers = root.join("Include/10.0.22000.0");
+        for sub in ["km/crt", "shared"] {
+            std::fs::create_dir_all(headers.join(sub)).unwrap();
+        }
+        std::fs::write(
+            headers.join("km/wdm.h"),
+            "#include <DriverSpecs.h>\n# include \"ntdef.h\"\n",
+        )
+        .unwrap();
+        std::fs::write(headers.join("shared/driverspecs.h"), "").unwrap();
+        std::fs::write(headers.join("shared/ntdef.h"), "").unwrap();
+        if libraries {
+            let lib = root.join("Lib/10.0.22000.0/km/x64");
+            std::fs::create_dir_all(&lib).unwrap();
+            std::fs::write(lib.join("ntoskrnl.lib"), "").unwrap();
+        }
+        root
+    }
+
+    #[test]
+    fn a_full_kit_is_used_as_it_is_with_links_for_includes_in_another_case() {
+        let root = kit("full", true);
+        let work = scratch("full-work");
+        let found = user_kit(&root, &work).unwrap();
+        assert_eq!(found.root, root);
+        let links = work.join("case-links");
+        assert_eq!(
+            found.bindgen_args,
+            Some(format!("-idirafter {}", links.display()))
+        );
+        assert_eq!(
+            std::fs::read_link(links.join("DriverSpecs.h")).unwrap(),
+            root.join("Include/10.0.22000.0/shared/driverspecs.h")
+        );
+        assert!(!links.join("ntdef.h").exists(), "its case matches");
+    }
+
+    #[test]
+    fn a_kit_of_headers_only_gets_import_libraries_of_ours_and_a_bad_one_is_named() {
+        if Command::new("llvm-dlltool")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            return; // The install step provides it; the probes name it when missing.
+        }
+        let root = kit("headers", false);
+        let work = scratch("headers-work");
+        let found = user_kit(&root, &work).unwrap();
+        assert_eq!(found.root, work.join("user"));
+        assert!(
+            found
+                .root
+                .join("Lib/10.0.22000.0/km/x64/ntoskrnl.lib")
+                .is_file()
+        );
+        assert!(found.root.join("Include/10.0.22000.0/km/wdm.h").is_file());
+        let error = user_kit(&scratch("empty"), &work)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("has no Include/10.x folder"), "{error}");
+    }
 }
