@@ -50,7 +50,14 @@ impl<'list, T: Linked> Chain<'list, T> {
     }
 
     /// `InitializeListHead`: both links point at the head itself, which means empty.
+    ///
+    /// Once only: a head already initialised is left as it is, since making it empty again
+    /// would orphan every block linked to it (never returned to its list: a pool leak at
+    /// unload). [`Chain::push_front`] initialises the head itself when it has not been.
     pub fn init(self: Pin<&mut Self>) {
+        if !self.head_links().0.is_null() {
+            return;
+        }
         let head = self.head.get();
         // SAFETY: `head` is this pinned chain's own entry; `&mut self` rules out other access.
         unsafe {
@@ -214,6 +221,35 @@ mod tests {
             Some(a)
         );
         assert!(chain.is_empty());
+    }
+
+    #[test]
+    fn initialising_a_chain_again_does_not_orphan_its_blocks() {
+        sim::reset(sim::Config::default());
+        let source = list();
+        {
+            let mut chain = pin!(Chain::new(&source));
+            chain.as_mut().init();
+            chain
+                .as_mut()
+                .push_front(source.allocate().expect("a block"));
+            chain
+                .as_mut()
+                .push_front(source.allocate().expect("a block"));
+            chain.as_mut().init();
+            assert!(!chain.is_empty(), "the blocks are still linked");
+        }
+        source.delete().free();
+        assert_eq!(sim::outstanding_pool_blocks(), [], "every block came back");
+    }
+
+    #[test]
+    #[should_panic(expected = "__fastfail(5)")]
+    fn a_block_freed_to_another_list_stops_the_system() {
+        sim::reset(sim::Config::default());
+        let (mine, other) = (list(), list());
+        let foreign = other.allocate().expect("a block");
+        mine.free(foreign);
     }
 
     #[test]

@@ -281,20 +281,25 @@ pub enum Value {
     String(*const c_char),
 }
 
+/// Only this module implements [`Passed`], [`Arg`] and [`Args`]: `print` trusts what they say
+/// of their C types (an `Arg` claiming `CType::String` for a dangling pointer would make
+/// `DbgPrint` read freed memory), so no other crate may add an implementation.
 mod sealed {
-    pub trait Sealed {}
+    pub trait Passed {}
+    pub trait Arg {}
+    pub trait Args {}
 }
 
 /// A C type `DbgPrint` can take as a variadic argument (none narrower than `int`, as C's
 /// default argument promotions require).
-pub trait Passed: Copy + sealed::Sealed {
+pub trait Passed: Copy + sealed::Passed {
     /// The value, for the simulated kernel.
     fn value(self) -> Value;
 }
 
 macro_rules! passed {
     ($($ty:ty => |$v:ident| $value:expr),* $(,)?) => {$(
-        impl sealed::Sealed for $ty {}
+        impl sealed::Passed for $ty {}
         impl Passed for $ty {
             fn value(self) -> Value {
                 let $v = self;
@@ -314,7 +319,26 @@ passed! {
 }
 
 /// A Rust type that can be a `DbgPrint` argument: the C type it is passed as.
-pub trait Arg: Copy {
+///
+/// Sealed: the types below are all there are. An implementation outside this crate does not
+/// build, since [`print`] trusts `TYPE` and `Passed`:
+///
+/// ```compile_fail,E0277
+/// use core::ffi::c_char;
+/// use LookasideList::kernel::format::{Arg, CType};
+///
+/// #[derive(Clone, Copy)]
+/// struct Freed(*const c_char);
+///
+/// impl Arg for Freed {
+///     const TYPE: CType = CType::String;
+///     type Passed = *const c_char;
+///     fn passed(self) -> *const c_char {
+///         self.0
+///     }
+/// }
+/// ```
+pub trait Arg: Copy + sealed::Arg {
     /// What the conversions see.
     const TYPE: CType;
     /// The C value passed.
@@ -330,6 +354,16 @@ impl Arg for u32 {
         self
     }
 }
+
+impl sealed::Arg for u8 {}
+impl sealed::Arg for u16 {}
+impl sealed::Arg for u32 {}
+impl sealed::Arg for i32 {}
+impl sealed::Arg for u64 {}
+impl sealed::Arg for i64 {}
+impl<T> sealed::Arg for *const T {}
+impl<T> sealed::Arg for *mut T {}
+impl sealed::Arg for &CStr {}
 
 /// A character, promoted as C promotes a `char` passed through `...`.
 impl Arg for u8 {
@@ -398,8 +432,8 @@ impl Arg for &CStr {
     }
 }
 
-/// The arguments of one `DbgPrint` call, as a tuple.
-pub trait Args: Copy {
+/// The arguments of one `DbgPrint` call, as a tuple (sealed, as [`Arg`]).
+pub trait Args: Copy + sealed::Args {
     /// Their C types, in order.
     const TYPES: &'static [CType];
 
@@ -413,6 +447,7 @@ pub trait Args: Copy {
 
 macro_rules! args {
     ($($arg:ident . $index:tt),*) => {
+        impl<$($arg: Arg),*> sealed::Args for ($($arg,)*) {}
         impl<$($arg: Arg),*> Args for ($($arg,)*) {
             const TYPES: &'static [CType] = &[$($arg::TYPE),*];
 

@@ -12,7 +12,7 @@ use core::ffi::c_void;
 use core::marker::PhantomData;
 use core::mem::offset_of;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicU16, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering};
 
 use super::ffi::{self, LOOKASIDE_LIST_EX};
 
@@ -100,8 +100,10 @@ impl ListEx<'_> {
     /// header calls it.
     #[cold]
     fn allocate_ex(self) -> *mut c_void {
+        // ExInitializeLookasideListEx stores the system's routine where it is given NULL, so a
+        // NULL here is not an initialised list: stop, as the header's unconditional call would.
         let Some(allocate_ex) = self.read::<ffi::PALLOCATE_FUNCTION_EX>(field::ALLOCATE_EX) else {
-            return core::ptr::null_mut();
+            super::invalid_argument()
         };
         let pool_type = self.read::<ffi::POOL_TYPE>(field::TYPE);
         let size = self.read::<u32>(field::SIZE);
@@ -127,10 +129,12 @@ impl ListEx<'_> {
 
     #[cold]
     fn free_ex(self, entry: *mut c_void) {
-        if let Some(free_ex) = self.read::<ffi::PFREE_FUNCTION_EX>(field::FREE_EX) {
-            // SAFETY: FreeEx is the list's own free routine and `entry` one of its blocks.
-            unsafe { free_ex(entry, self.as_ptr()) };
-        }
+        // As for AllocateEx: never NULL in an initialised list.
+        let Some(free_ex) = self.read::<ffi::PFREE_FUNCTION_EX>(field::FREE_EX) else {
+            super::invalid_argument()
+        };
+        // SAFETY: FreeEx is the list's own free routine and `entry` one of its blocks.
+        unsafe { free_ex(entry, self.as_ptr()) };
     }
 
     /// Takes one block off the list's SList, or NULL when it holds none.
@@ -176,15 +180,23 @@ impl ListEx<'_> {
         sum.size = self.read::<u32>(field::SIZE);
     }
 
-    /// wdm.h's inline `ExQueryDepthSList` (x64, outside `_NTDDK_`): the low 16 bits of the
-    /// header's first quadword, read without a call (nor an import: the statistics read it
-    /// this way too). The pushes and pops change the header with interlocked 16-byte
-    /// exchanges, so a relaxed atomic read sees a value it had.
+    /// wdm.h's inline `ExQueryDepthSList` (x64, outside `_NTDDK_`): the header's first
+    /// quadword (`Alignment`) masked with `0xFFFF`, read without a call (nor an import: the
+    /// statistics read it this way too). The pushes and pops change the header with interlocked
+    /// exchanges of both quadwords, so a relaxed 8-byte atomic read of the first sees a value it
+    /// had; read at that width, as the header's other accesses are (a 2-byte read of an 8-byte
+    /// atomic would be a mixed-size access, which Rust's memory model does not define).
     fn current_depth(self) -> u16 {
-        let depth = self.list_head().cast::<u16>();
-        // SAFETY: the first two bytes of the live list's 16-byte aligned SLIST_HEADER, only
+        let alignment = self.list_head().cast::<u64>();
+        // SAFETY: the first quadword of the live list's 16-byte aligned SLIST_HEADER, only
         // changed by the kernel's interlocked (atomic) updates while the list exists.
-        unsafe { AtomicU16::from_ptr(depth) }.load(Ordering::Relaxed)
+        let alignment = unsafe { AtomicU64::from_ptr(alignment) }.load(Ordering::Relaxed);
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "the low 16 bits: the depth"
+        )]
+        let depth = (alignment & 0xFFFF) as u16;
+        depth
     }
 
     fn depth(self) -> u16 {

@@ -249,11 +249,16 @@ impl<T> LookasideList<T> {
         }
     }
 
-    /// Returns a block to the list (or, when it is full, to the pool); the same as dropping it.
+    /// Returns a block of this list to it (or, when it is full, to the pool); the same as
+    /// dropping it. A block of another list stops the system ([`super::invalid_argument`]):
+    /// freeing it here would put it on the wrong list.
     // Out of line: dropping a block inlines the path, which the stress loop wants and the
     // scenario does not (a smaller driver).
     #[inline(never)]
     pub fn free(&self, block: Block<'_, T>) {
+        if !core::ptr::eq(block.list, self) {
+            super::invalid_argument();
+        }
         drop(block);
     }
 
@@ -301,8 +306,10 @@ impl<T> LookasideList<T> {
 
     fn delete_lists(&self) {
         for index in 0..self.lists() {
-            // SAFETY: the list is initialised and no block is outstanding (`self` is being
-            // consumed or dropped, so no `Block` borrows it); each list is deleted once.
+            // SAFETY: the list is initialised, and no `Block` borrows it any more (`self` is
+            // being consumed or dropped); each list is deleted once. A block given up with
+            // `mem::forget`, or `into_raw` and never taken back, is not on the list: it stays
+            // allocated, a pool leak the kernel never touches again, not undefined behaviour.
             unsafe { ffi::ExDeleteLookasideListEx(self.list(index).as_ptr()) };
         }
     }
@@ -354,8 +361,6 @@ impl<'list, T> Block<'list, T> {
     }
 
     /// The list the block belongs to.
-    ///
-    /// Blocks move between threads only with their list shared (`LookasideList` is `Sync`).
     #[must_use]
     pub const fn list(&self) -> &'list LookasideList<T> {
         self.list

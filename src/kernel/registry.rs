@@ -93,7 +93,7 @@ impl ParametersKey {
         super::paged_code();
         let service_key = open_key(ptr::null_mut(), service.path)?.as_ptr();
         let mut units = Utf16Buffer::new();
-        let parameters = open_key(service_key, &units.name(b"Parameters"));
+        let parameters = open_key(service_key, units.name(b"Parameters").get());
         // SAFETY: a handle ZwOpenKey just returned, closed once.
         let _ = unsafe { ffi::ZwClose(service_key) };
         parameters.map(|handle| Self {
@@ -119,7 +119,7 @@ impl ParametersKey {
         let status = unsafe {
             ffi::ZwQueryValueKey(
                 self.handle,
-                &raw mut name,
+                name.as_mut_ptr(),
                 ffi::KEY_VALUE_PARTIAL_INFORMATION_CLASS,
                 info.as_mut_ptr().cast::<c_void>(),
                 INFO_SIZE,

@@ -5,6 +5,7 @@
 //! `MmGetSystemRoutineAddress` and the caller falls back when one is absent.
 
 use core::ffi::c_void;
+use core::marker::PhantomData;
 use core::mem::MaybeUninit;
 
 use super::ffi;
@@ -58,11 +59,11 @@ impl Utf16Buffer {
     }
 
     /// Copies the ASCII `name` into the buffer (cut at `NAME_MAX` characters: names here are
-    /// constants that fit) and returns the counted string over it, valid while the buffer is
-    /// neither dropped nor written again.
+    /// constants that fit) and returns the counted string over it, which borrows the buffer:
+    /// it cannot outlive it, nor can the buffer be written while it is in use.
     // Out of line, writing in place: one copy of the loop serves every name (a smaller driver).
     #[inline(never)]
-    pub fn name(&mut self, name: &[u8]) -> ffi::UNICODE_STRING {
+    pub fn name(&mut self, name: &[u8]) -> CountedName<'_> {
         debug_assert!(name.len() <= NAME_MAX, "name longer than its buffer");
         let len = name.len().min(NAME_MAX);
         let mut i = 0;
@@ -76,11 +77,33 @@ impl Utf16Buffer {
             reason = "at most 2 * NAME_MAX = 64 bytes"
         )]
         let bytes = (len * 2) as u16;
-        ffi::UNICODE_STRING {
-            Length: bytes,
-            MaximumLength: bytes,
-            Buffer: self.0.as_mut_ptr().cast::<u16>(),
+        CountedName {
+            string: ffi::UNICODE_STRING {
+                Length: bytes,
+                MaximumLength: bytes,
+                Buffer: self.0.as_mut_ptr().cast::<u16>(),
+            },
+            _buffer: PhantomData,
         }
+    }
+}
+
+/// A `UNICODE_STRING` over a [`Utf16Buffer`], valid as long as the borrow of the buffer.
+pub struct CountedName<'a> {
+    string: ffi::UNICODE_STRING,
+    _buffer: PhantomData<&'a mut Utf16Buffer>,
+}
+
+impl CountedName<'_> {
+    /// The counted string, for a routine that reads it.
+    pub const fn get(&self) -> &ffi::UNICODE_STRING {
+        &self.string
+    }
+
+    /// The counted string's address, for a routine whose prototype takes a non-const pointer
+    /// (it only reads it).
+    pub const fn as_mut_ptr(&mut self) -> *mut ffi::UNICODE_STRING {
+        &raw mut self.string
     }
 }
 
@@ -88,8 +111,8 @@ fn lookup(name: &[u8]) -> Option<*mut c_void> {
     super::paged_code();
     let mut buffer = Utf16Buffer::new();
     let mut name = buffer.name(name);
-    // SAFETY: `name` is a valid counted string over a buffer that outlives the call; the
-    // routine only reads it. PASSIVE_LEVEL (DriverEntry).
-    let address = unsafe { ffi::MmGetSystemRoutineAddress(&raw mut name) };
+    // SAFETY: `name` is a valid counted string over a buffer it borrows; the routine only
+    // reads it. PASSIVE_LEVEL (DriverEntry).
+    let address = unsafe { ffi::MmGetSystemRoutineAddress(name.as_mut_ptr()) };
     (!address.is_null()).then_some(address)
 }

@@ -33,7 +33,7 @@
 use core::ffi::{CStr, c_void};
 use core::mem::offset_of;
 use core::ptr;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::alloc::Layout;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -63,6 +63,7 @@ pub const STATUS_INSUFFICIENT_RESOURCES: NTSTATUS = 0xC000_009A_u32.cast_signed(
 pub const STATUS_OBJECT_NAME_NOT_FOUND: NTSTATUS = 0xC000_0034_u32.cast_signed();
 pub const STATUS_BUFFER_OVERFLOW: NTSTATUS = 0x8000_0005_u32.cast_signed();
 pub const STATUS_INVALID_HANDLE: NTSTATUS = 0xC000_0008_u32.cast_signed();
+pub const STATUS_INVALID_PARAMETER: NTSTATUS = 0xC000_000D_u32.cast_signed();
 pub const NON_PAGED_POOL_NX: POOL_TYPE = 512;
 pub const PAGED_POOL: POOL_TYPE = 1;
 pub const POOL_FLAG_NON_PAGED: u64 = 0x40;
@@ -93,12 +94,16 @@ pub struct SLIST_ENTRY {
     pub Next: *mut SLIST_ENTRY,
 }
 
-/// The simulation's own SList header: the depth in `Alignment`, the first entry in `Region`
-/// (the real x64 header packs both into bitfields; only these routines read it).
+/// The simulation's own SList header, with the real x64 header's depth field.
+///
+/// The depth is in the low 16 bits of `Alignment`, as in the real header (the driver's inline
+/// `ExQueryDepthSList` reads it); the first entry is in `Region` as a pointer (the real header
+/// packs its address into bitfields; only these routines read it, and a pointer keeps its
+/// provenance).
 #[repr(C, align(16))]
 pub struct SLIST_HEADER {
     pub Alignment: u64,
-    pub Region: u64,
+    pub Region: *mut SLIST_ENTRY,
 }
 
 #[repr(C)]
@@ -324,7 +329,7 @@ fn pool_allocate(size: usize, tag: u32, zeroed: bool) -> *mut c_void {
     // Uninitialised pool is garbage in the kernel; make reliance on zeroing visible.
     // SAFETY: `block` is `size` writable bytes just allocated.
     unsafe { block.write_bytes(if zeroed { 0 } else { 0xCD }, size) };
-    with_state(|state| state.pool.insert(block as usize, (size, tag)));
+    with_state(|state| state.pool.insert(block.addr(), (size, tag)));
     block.cast()
 }
 
@@ -349,7 +354,7 @@ unsafe extern "C" fn ExAllocatePool2(Flags: u64, NumberOfBytes: usize, Tag: u32)
 }
 
 pub unsafe extern "C-unwind" fn ExFreePoolWithTag(P: *mut c_void, Tag: u32) {
-    let (size, tag) = with_state(|state| state.pool.remove(&(P as usize)))
+    let (size, tag) = with_state(|state| state.pool.remove(&P.addr()))
         .unwrap_or_else(|| panic!("BAD_POOL_CALLER: {P:p} is not an allocated pool block"));
     assert_eq!(
         tag, Tag,
@@ -360,15 +365,15 @@ pub unsafe extern "C-unwind" fn ExFreePoolWithTag(P: *mut c_void, Tag: u32) {
     unsafe { std::alloc::dealloc(P.cast(), layout) };
 }
 
-/// The header's two halves as atomics: drivers may read the depth (the low 16 bits of the
-/// first quadword, as wdm.h's inline `ExQueryDepthSList` does) while another thread pushes.
-const fn halves<'a>(head: *mut SLIST_HEADER) -> (&'a AtomicU64, &'a AtomicU64) {
+/// The header's two halves as atomics: drivers may read the depth (the first quadword, as
+/// wdm.h's inline `ExQueryDepthSList` does) while another thread pushes.
+const fn halves<'a>(head: *mut SLIST_HEADER) -> (&'a AtomicU64, &'a AtomicPtr<SLIST_ENTRY>) {
     let depth = head.wrapping_byte_add(offset_of!(SLIST_HEADER, Alignment));
     let first = head.wrapping_byte_add(offset_of!(SLIST_HEADER, Region));
     // SAFETY: the caller's live, aligned header; both fields are only accessed atomically.
     let depth = unsafe { AtomicU64::from_ptr(depth.cast()) };
     // SAFETY: as above.
-    let first = unsafe { AtomicU64::from_ptr(first.cast()) };
+    let first = unsafe { AtomicPtr::from_ptr(first.cast()) };
     (depth, first)
 }
 
@@ -378,10 +383,10 @@ pub unsafe extern "C-unwind" fn ExpInterlockedPopEntrySList(
     let _guard = SLIST_LOCK.lock().expect("SList lock");
     // The lock serialises every change of the header.
     let (depth, region) = halves(ListHead);
-    let first = region.load(Ordering::Relaxed) as *mut SLIST_ENTRY;
+    let first = region.load(Ordering::Relaxed);
     if !first.is_null() {
         // SAFETY: `first` is an entry pushed onto this list and not popped since.
-        region.store(unsafe { (*first).Next } as u64, Ordering::Relaxed);
+        region.store(unsafe { (*first).Next }, Ordering::Relaxed);
         depth.fetch_sub(1, Ordering::Relaxed);
     }
     first
@@ -398,17 +403,17 @@ pub unsafe extern "C-unwind" fn ExpInterlockedPushEntrySList(
     );
     // The lock serialises every change of the header.
     let (depth, region) = halves(ListHead);
-    let first = region.load(Ordering::Relaxed) as *mut SLIST_ENTRY;
+    let first = region.load(Ordering::Relaxed);
     // SAFETY: the caller hands over `ListEntry`, an unused block of at least an SLIST_ENTRY.
     unsafe { (*ListEntry).Next = first };
-    region.store(ListEntry as u64, Ordering::Relaxed);
+    region.store(ListEntry, Ordering::Relaxed);
     depth.fetch_add(1, Ordering::Relaxed);
     first
 }
 
 pub unsafe extern "C-unwind" fn ExQueryDepthSList(ListHead: *mut SLIST_HEADER) -> u16 {
     let (depth, _) = halves(ListHead);
-    u16::try_from(depth.load(Ordering::Relaxed)).expect("depth fits a USHORT")
+    u16::try_from(depth.load(Ordering::Relaxed) & 0xFFFF).expect("the low 16 bits")
 }
 
 unsafe extern "C" fn default_allocate(
@@ -452,7 +457,7 @@ pub unsafe extern "C-unwind" fn ExInitializeLookasideListEx(
             __bindgen_anon_1: ListHeadUnion {
                 ListHead: SLIST_HEADER {
                     Alignment: 0,
-                    Region: 0,
+                    Region: ptr::null_mut(),
                 },
             },
             Depth: MINIMUM_LOOKASIDE_DEPTH,
@@ -481,7 +486,7 @@ pub unsafe extern "C-unwind" fn ExInitializeLookasideListEx(
     };
     // SAFETY: the caller passes a writable, aligned LOOKASIDE_LIST_EX.
     unsafe { Lookaside.write(list) };
-    with_state(|state| state.live_lists.push(Lookaside as usize));
+    with_state(|state| state.live_lists.push(Lookaside.addr()));
     STATUS_SUCCESS
 }
 
@@ -489,22 +494,23 @@ pub unsafe extern "C-unwind" fn ExDeleteLookasideListEx(Lookaside: *mut LOOKASID
     // SAFETY: as the caller's.
     unsafe { ExFlushLookasideListEx(Lookaside) };
     with_state(|state| {
-        let index = state
-            .live_lists
-            .iter()
-            .position(|&l| l == Lookaside as usize);
+        let index = state.live_lists.iter().position(|&l| l == Lookaside.addr());
         let index = index.expect("ExDeleteLookasideListEx on a list that is not live");
         state.live_lists.swap_remove(index);
     });
 }
 
 pub unsafe extern "C-unwind" fn ExFlushLookasideListEx(Lookaside: *mut LOOKASIDE_LIST_EX) {
-    let live = with_state(|state| state.live_lists.contains(&(Lookaside as usize)));
+    let live = with_state(|state| state.live_lists.contains(&Lookaside.addr()));
     assert!(live, "ExFlushLookasideListEx on a list that is not live");
-    // SAFETY: the list is live, so its fields are initialised.
-    let list = unsafe { &mut (*Lookaside).L };
-    let head = &raw mut list.__bindgen_anon_1.ListHead;
-    let free = list.__bindgen_anon_5.FreeEx.expect("FreeEx");
+    // No reference to the list: other threads may be using it (its counters, its SList).
+    // SAFETY: the list is live, so its header is in place.
+    let head = unsafe { &raw mut (*Lookaside).L.__bindgen_anon_1.ListHead };
+    // SAFETY: the live list's field, addressed in place.
+    let free = unsafe { &raw const (*Lookaside).L.__bindgen_anon_5.FreeEx };
+    // SAFETY: FreeEx is written by ExInitializeLookasideListEx only, before the list is shared.
+    let free = unsafe { free.read() };
+    let free = free.expect("FreeEx");
     loop {
         // SAFETY: the list's own header.
         let entry = unsafe { ExpInterlockedPopEntrySList(head) };
@@ -516,83 +522,101 @@ pub unsafe extern "C-unwind" fn ExFlushLookasideListEx(Lookaside: *mut LOOKASIDE
     }
 }
 
-/// A field of a list, by offset: no reference to the list (other threads update it) is made.
-const fn field<F>(list: *mut LOOKASIDE_LIST_EX, offset: usize) -> *mut F {
-    list.wrapping_byte_add(offset).cast()
-}
-
-/// A counter of a live list, only ever accessed atomically while the list lives.
-const fn counter<'a>(field: *mut u32) -> &'a AtomicU32 {
-    // SAFETY: see above; the list outlives every call that touches it.
-    unsafe { AtomicU32::from_ptr(field) }
-}
-
-/// A plain increment, as the kernel does it: approximate when processors race.
-fn bump(field: *mut u32) {
-    let counter = counter(field);
+/// A plain `+= 1` on a counter of a live list, as the kernel does it: approximate when
+/// processors race. Every access to the counters while the list lives is atomic (the driver's
+/// are too), so it is a relaxed load and store.
+///
+/// # Safety
+/// `counter` is a `ULONG` field of a live list.
+unsafe fn plain_increment(counter: *mut u32) {
+    // SAFETY: as the caller guarantees; aligned, and only accessed atomically.
+    let counter = unsafe { AtomicU32::from_ptr(counter) };
     counter.store(
         counter.load(Ordering::Relaxed).wrapping_add(1),
         Ordering::Relaxed,
     );
 }
 
-/// A field written only by `ExInitializeLookasideListEx`.
-const fn read<F: Copy>(list: *mut LOOKASIDE_LIST_EX, offset: usize) -> F {
-    // SAFETY: an initialised field of a live list, no longer written.
-    unsafe { field::<F>(list, offset).read() }
-}
+// The kernel's exported allocate/free pair, written from their documentation (Microsoft
+// Learn, "ExAllocateFromLookasideListEx", "ExFreeToLookasideListEx", "Using Lookaside Lists")
+// rather than from the driver's port of wdm.h's inline bodies, so that the tests comparing
+// the two paths compare two implementations. Fields are reached by name through the list
+// pointer, never through a reference to the list (other threads update it), and never by the
+// offsets the port uses.
 
-/// The kernel's exported `ExAllocateFromLookasideListEx` (Windows 11 22H2 and later).
+/// `ExAllocateFromLookasideListEx`: an entry the list holds, or, when it holds none, a new
+/// one from the list's `AllocateEx` routine; counts the allocation (and the miss).
 unsafe extern "C" fn ExAllocateFromLookasideListEx(
     Lookaside: *mut LOOKASIDE_LIST_EX,
 ) -> *mut c_void {
-    type L = LOOKASIDE_LIST_EX;
-    bump(field(Lookaside, offset_of!(L, L.TotalAllocates)));
-    let head = field(Lookaside, offset_of!(L, L.__bindgen_anon_1.ListHead));
-    // SAFETY: the list's own header.
+    // Every field below is the live list's own, initialised by ExInitializeLookasideListEx,
+    // and addressed in place.
+    // SAFETY: see above.
+    let list = unsafe { &raw mut (*Lookaside).L };
+    // SAFETY: see above.
+    let total_allocates = unsafe { &raw mut (*list).TotalAllocates };
+    // SAFETY: a counter of the live list.
+    unsafe { plain_increment(total_allocates) };
+    // SAFETY: see above.
+    let head = unsafe { &raw mut (*list).__bindgen_anon_1.ListHead };
+    // SAFETY: the header of the list's SList.
     let entry = unsafe { ExpInterlockedPopEntrySList(head) };
     if !entry.is_null() {
         return entry.cast();
     }
-    bump(field(
-        Lookaside,
-        offset_of!(L, L.__bindgen_anon_2.AllocateMisses),
-    ));
-    let allocate: PALLOCATE_FUNCTION_EX =
-        read(Lookaside, offset_of!(L, L.__bindgen_anon_4.AllocateEx));
-    let allocate = allocate.expect("AllocateEx");
-    let (pool_type, size, tag): (POOL_TYPE, u32, u32) = (
-        read(Lookaside, offset_of!(L, L.Type)),
-        read(Lookaside, offset_of!(L, L.Size)),
-        read(Lookaside, offset_of!(L, L.Tag)),
-    );
-    // SAFETY: the list's own allocate routine with its own parameters.
+    // SAFETY: see above.
+    let misses = unsafe { &raw mut (*list).__bindgen_anon_2.AllocateMisses };
+    // SAFETY: a counter of the live list.
+    unsafe { plain_increment(misses) };
+    // The four fields below are written by ExInitializeLookasideListEx only, before the list
+    // was shared.
+    // SAFETY: see above.
+    let allocate = unsafe { (*list).__bindgen_anon_4.AllocateEx };
+    // SAFETY: see above.
+    let pool_type = unsafe { (*list).Type };
+    // SAFETY: see above.
+    let size = unsafe { (*list).Size };
+    // SAFETY: see above.
+    let tag = unsafe { (*list).Tag };
+    let allocate = allocate.expect("ExInitializeLookasideListEx stores an AllocateEx");
+    // SAFETY: the list's allocate routine, with its own pool type, size and tag.
     unsafe { allocate(pool_type, SIZE_T::from(size), tag, Lookaside) }
 }
 
-/// The kernel's exported `ExFreeToLookasideListEx` (Windows 11 22H2 and later).
+/// `ExFreeToLookasideListEx`: the entry goes onto the list, or, when the list already holds
+/// `Depth` entries, to the list's `FreeEx` routine; counts the free (and the miss).
 unsafe extern "C" fn ExFreeToLookasideListEx(
     Lookaside: *mut LOOKASIDE_LIST_EX,
     Entry: *mut c_void,
 ) {
-    type L = LOOKASIDE_LIST_EX;
-    bump(field(Lookaside, offset_of!(L, L.TotalFrees)));
-    let head = field(Lookaside, offset_of!(L, L.__bindgen_anon_1.ListHead));
-    // The simulation never retunes Depth, so it is read like the other constant fields.
-    let depth: u16 = read(Lookaside, offset_of!(L, L.Depth));
+    // As in ExAllocateFromLookasideListEx: the live list's own fields, in place.
+    // SAFETY: see above.
+    let list = unsafe { &raw mut (*Lookaside).L };
+    // SAFETY: see above.
+    let total_frees = unsafe { &raw mut (*list).TotalFrees };
+    // SAFETY: a counter of the live list.
+    unsafe { plain_increment(total_frees) };
+    // SAFETY: see above.
+    let head = unsafe { &raw mut (*list).__bindgen_anon_1.ListHead };
     // SAFETY: the list's own header.
-    if unsafe { ExQueryDepthSList(head) } >= depth {
-        bump(field(
-            Lookaside,
-            offset_of!(L, L.__bindgen_anon_3.FreeMisses),
-        ));
-        let free: PFREE_FUNCTION_EX = read(Lookaside, offset_of!(L, L.__bindgen_anon_5.FreeEx));
-        // SAFETY: the list's own free routine with one of its blocks.
-        unsafe { free.expect("FreeEx")(Entry, Lookaside) };
-    } else {
-        // SAFETY: `Entry` is an unused block of this list.
+    let entries = unsafe { ExQueryDepthSList(head) };
+    // The simulation never retunes Depth after initialisation.
+    // SAFETY: see above.
+    let depth = unsafe { (*list).Depth };
+    if entries < depth {
+        // SAFETY: `Entry` is a block of this list that its caller no longer uses.
         unsafe { ExpInterlockedPushEntrySList(head, Entry.cast()) };
+        return;
     }
+    // SAFETY: see above.
+    let misses = unsafe { &raw mut (*list).__bindgen_anon_3.FreeMisses };
+    // SAFETY: a counter of the live list.
+    unsafe { plain_increment(misses) };
+    // SAFETY: see above; written by ExInitializeLookasideListEx only.
+    let free = unsafe { (*list).__bindgen_anon_5.FreeEx };
+    let free = free.expect("ExInitializeLookasideListEx stores a FreeEx");
+    // SAFETY: the list's free routine, with one of its blocks.
+    unsafe { free(Entry, Lookaside) };
 }
 
 pub unsafe extern "C-unwind" fn MmGetSystemRoutineAddress(
@@ -639,7 +663,7 @@ pub unsafe extern "C-unwind" fn ZwOpenKey(
     );
     let name = name_of(attributes.ObjectName);
     let handle = with_state(|state| {
-        let handle = match (attributes.RootDirectory as usize, name.as_str()) {
+        let handle = match (attributes.RootDirectory.addr(), name.as_str()) {
             (0, SERVICE_KEY) => 1,
             (1, "Parameters") if state.config.parameters.is_some() => 2,
             _ => return None,
@@ -651,7 +675,7 @@ pub unsafe extern "C-unwind" fn ZwOpenKey(
         return STATUS_OBJECT_NAME_NOT_FOUND;
     };
     // SAFETY: a valid out pointer.
-    unsafe { KeyHandle.write(handle as HANDLE) };
+    unsafe { KeyHandle.write(ptr::without_provenance_mut(handle)) };
     STATUS_SUCCESS
 }
 
@@ -667,7 +691,8 @@ pub unsafe extern "C-unwind" fn ZwQueryValueKey(
     ResultLength: *mut u32,
 ) -> NTSTATUS {
     assert_eq!(
-        KeyHandle as usize, 2,
+        KeyHandle.addr(),
+        2,
         "values are read from the Parameters key"
     );
     assert_eq!(
@@ -712,7 +737,7 @@ pub unsafe extern "C-unwind" fn ZwQueryValueKey(
 }
 
 pub unsafe extern "C-unwind" fn ZwClose(Handle: HANDLE) -> NTSTATUS {
-    let closed = with_state(|state| state.handles.remove(&(Handle as usize)));
+    let closed = with_state(|state| state.handles.remove(&Handle.addr()));
     match closed {
         Some(None) => STATUS_SUCCESS,
         Some(Some(_)) => panic!("ZwClose on a thread handle nobody waited for"),
@@ -770,7 +795,7 @@ pub unsafe extern "C-unwind" fn PsCreateSystemThread(
     state.handles.insert(handle, Some(thread));
     drop(state);
     // SAFETY: a valid out pointer.
-    unsafe { ThreadHandle.write(handle as HANDLE) };
+    unsafe { ThreadHandle.write(ptr::without_provenance_mut(handle)) };
     STATUS_SUCCESS
 }
 
@@ -786,16 +811,11 @@ pub unsafe extern "C-unwind" fn ZwWaitForSingleObject(
 ) -> NTSTATUS {
     assert_eq!(Alertable, 0);
     assert!(Timeout.is_null());
-    let thread = with_state(|state| {
-        state
-            .handles
-            .get_mut(&(Handle as usize))
-            .and_then(Option::take)
-    });
+    let thread = with_state(|state| state.handles.get_mut(&Handle.addr()).and_then(Option::take));
     let thread = thread.expect("waiting on a thread handle that is not open or already waited for");
     thread.join().expect("a driver thread panicked");
     // The handle stays open until ZwClose, as in the kernel.
-    with_state(|state| state.handles.insert(Handle as usize, None));
+    with_state(|state| state.handles.insert(Handle.addr(), None));
     STATUS_SUCCESS
 }
 

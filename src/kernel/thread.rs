@@ -20,11 +20,16 @@ struct Job<'a, W> {
     go: AtomicBool,
 }
 
-/// Runs `work` on `threads` threads, the caller's and system threads, all started together
-/// once every thread exists, and joins them all.
+/// Runs `work` on `threads` threads at once, the caller's and system threads.
 ///
-/// Returns how many ran (fewer if the kernel could not create a thread) and the status of the
-/// first failed creation (`STATUS_SUCCESS` if none failed).
+/// The threads start together once every thread exists, and all are joined, as
+/// `std::thread::scope` does: on every path, an unwinding caller's included, no thread outlives
+/// the call (they borrow `work`).
+///
+/// Returns how many ran and a status: `STATUS_SUCCESS`, the status of the first failed thread
+/// creation (fewer threads ran), or `STATUS_INVALID_PARAMETER` when `threads` is over
+/// [`MAX_THREADS`] (that many ran). Call at `PASSIVE_LEVEL`. A wait that does not succeed
+/// stops the system ([`super::fail_fast`]): returning would free what a running thread uses.
 pub fn run_concurrently<W: Fn() + Sync>(threads: u32, work: &W) -> (u32, NTSTATUS) {
     super::paged_code();
     let job = Job {
@@ -40,16 +45,25 @@ pub fn run_concurrently<W: Fn() + Sync>(threads: u32, work: &W) -> (u32, NTSTATU
         SecurityDescriptor: ptr::null_mut(),
         SecurityQualityOfService: ptr::null_mut(),
     };
-    // One handle per system thread: every thread but the caller's, written by each creation.
-    let mut handles = [const { MaybeUninit::<HANDLE>::uninit() }; MAX_THREADS - 1];
-    let mut started = 0;
-    let mut failure = 0; // STATUS_SUCCESS
-    for handle in handles.iter_mut().take(threads.saturating_sub(1) as usize) {
-        // SAFETY: `job` outlives the thread: every started thread is waited for below before
-        // `job` goes out of scope. PASSIVE_LEVEL.
-        let status = unsafe {
+    // Declared after `job`, so dropped (joining every thread) before it.
+    let mut started = Started {
+        handles: [const { MaybeUninit::<HANDLE>::uninit() }; MAX_THREADS - 1],
+        count: 0,
+        go: &job.go,
+    };
+    let wanted = threads.saturating_sub(1) as usize;
+    let mut status = if wanted > started.handles.len() {
+        ffi::STATUS_INVALID_PARAMETER
+    } else {
+        0 // STATUS_SUCCESS
+    };
+    while started.count < wanted.min(started.handles.len()) {
+        let handle = started.handles[started.count].as_mut_ptr();
+        // SAFETY: `job` outlives the thread: `started` waits for every started thread when it
+        // is dropped, on every path, before `job` goes out of scope. PASSIVE_LEVEL.
+        let created = unsafe {
             ffi::PsCreateSystemThread(
-                handle.as_mut_ptr(),
+                handle,
                 ffi::SYNCHRONIZE,
                 &raw mut attributes,
                 ptr::null_mut(),
@@ -58,25 +72,51 @@ pub fn run_concurrently<W: Fn() + Sync>(threads: u32, work: &W) -> (u32, NTSTATU
                 ptr::from_ref(&job).cast_mut().cast(),
             )
         };
-        if !super::nt_success(status) {
-            failure = status;
+        if !super::nt_success(created) {
+            status = created;
             break;
         }
-        started += 1;
+        started.count += 1;
     }
     // Every thread exists: start them, and the caller's work.
     job.go.store(true, Ordering::Release);
     (work)();
-    for handle in handles.iter().take(started as usize) {
-        // SAFETY: one of the first `started` handles, each written by its successful creation.
-        let handle = unsafe { handle.assume_init() };
-        // SAFETY: a thread handle PsCreateSystemThread returned; waiting at PASSIVE_LEVEL
-        // without a timeout until the thread has exited.
-        let _ = unsafe { ffi::ZwWaitForSingleObject(handle, 0, ptr::null_mut()) };
-        // SAFETY: the same handle, closed once.
-        let _ = unsafe { ffi::ZwClose(handle) };
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "at most MAX_THREADS - 1 = 63"
+    )]
+    let ran = started.count as u32 + 1;
+    drop(started);
+    (ran, status)
+}
+
+/// The system threads started so far; dropping it releases and joins them all.
+struct Started<'a> {
+    /// One handle per system thread, the first `count` written by their creation.
+    handles: [MaybeUninit<HANDLE>; MAX_THREADS - 1],
+    count: usize,
+    /// The start signal: set when dropped, so that threads started before an unwind do not
+    /// wait for it for ever.
+    go: &'a AtomicBool,
+}
+
+impl Drop for Started<'_> {
+    fn drop(&mut self) {
+        self.go.store(true, Ordering::Release);
+        for handle in &self.handles[..self.count] {
+            // SAFETY: one of the first `count` handles, each written by its successful creation.
+            let handle = unsafe { handle.assume_init() };
+            // SAFETY: a thread handle PsCreateSystemThread returned; waiting at PASSIVE_LEVEL
+            // without a timeout until the thread has exited.
+            let waited = unsafe { ffi::ZwWaitForSingleObject(handle, 0, ptr::null_mut()) };
+            if waited != 0 {
+                // Not STATUS_WAIT_0: the thread may still run on what this frame owns.
+                super::invalid_argument();
+            }
+            // SAFETY: the same handle, closed once.
+            let _ = unsafe { ffi::ZwClose(handle) };
+        }
     }
-    (started + 1, failure)
 }
 
 unsafe extern "C" fn thread_main<W: Fn() + Sync>(context: *mut c_void) {
@@ -124,6 +164,44 @@ mod tests {
         assert_eq!(sim::open_handles(), 0, "every thread handle is closed");
         assert_eq!(run_concurrently(1, &|| ()), (1, 0));
         assert_eq!(run_concurrently(0, &|| ()), (1, 0));
+    }
+
+    #[test]
+    fn more_threads_than_the_maximum_is_reported_not_hidden() {
+        sim::reset(sim::Config::default());
+        let count = AtomicU32::new(0);
+        let (ran, status) = run_concurrently(65, &|| {
+            count.fetch_add(1, Ordering::SeqCst);
+        });
+        assert_eq!((ran, status), (64, sim::STATUS_INVALID_PARAMETER));
+        assert_eq!(count.load(Ordering::SeqCst), 64);
+        assert_eq!(sim::open_handles(), 0);
+    }
+
+    #[test]
+    fn an_unwinding_caller_still_joins_every_thread_before_its_frame_goes() {
+        sim::reset(sim::Config::default());
+        let finished = AtomicU32::new(0);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let caller = std::thread::current().id();
+            // Owned by this closure's frame, which the caller's panic unwinds: freed then.
+            #[allow(clippy::useless_vec, reason = "heap memory that the unwind frees")]
+            let data = vec![1_u32, 2, 3];
+            run_concurrently(3, &|| {
+                assert_ne!(
+                    std::thread::current().id(),
+                    caller,
+                    "the caller's share of the work fails"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                assert_eq!(data.iter().sum::<u32>(), 6, "the frame is still there");
+                finished.fetch_add(1, Ordering::SeqCst);
+            })
+        }));
+        assert!(outcome.is_err(), "the caller's panic comes through");
+        // Both system threads finished their work before run_concurrently's frame unwound.
+        assert_eq!(finished.load(Ordering::SeqCst), 2);
+        assert_eq!(sim::open_handles(), 0, "every handle is closed");
     }
 
     #[test]
