@@ -16,6 +16,7 @@ mod fsutil;
 mod inf;
 mod kit;
 mod linkmap;
+mod miri;
 mod packages;
 mod pe;
 mod step;

@@ -9,7 +9,7 @@ use crate::cli::Options;
 use crate::cli::Value;
 use crate::expected;
 use crate::wine::{Load, Prefix};
-use crate::{inf, linkmap, packages, pe, step};
+use crate::{inf, linkmap, miri, packages, pe, step};
 
 /// Named checks and their outcomes.
 #[derive(Default)]
@@ -86,6 +86,14 @@ pub fn all(options: &Options) -> Result<()> {
             &["test", "--workspace"],
         ),
     );
+    if miri::ensure(options.verbose)? {
+        for model in miri::Model::ALL {
+            tally.record(
+                &format!("host unit tests under Miri ({})", model.name()),
+                miri::run(model),
+            );
+        }
+    }
     match build::all(options) {
         Ok(artifacts) => {
             tally.record("cross-build", Ok(()));
