@@ -15,7 +15,7 @@
 //! every phase, the threads combine their times and tallies in atomics as they finish (no
 //! per-thread slots), and the pick is a selection over the five runs, not a sort.
 
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::dbg_print;
 use crate::kernel::clock;
@@ -39,20 +39,22 @@ fn hundredths(a: u64, b: u64) -> u64 {
     a * 100 / b.max(1)
 }
 
-/// What one thread's loop did, counted by the thread itself.
+/// What one thread's loop did, counted by the thread itself (or, summed, by all).
+///
+/// 64-bit: the sum over the runs and threads reaches `5 * 64 * 100,000,000`, past 32 bits.
 #[derive(Clone, Copy, Default)]
 struct Tally {
-    allocated: u32,
-    freed: u32,
-    failed: u32,
+    allocated: u64,
+    freed: u64,
+    failed: u64,
 }
 
 /// Every thread's [`Tally`] of every run, each added once its loop has ended: exact.
 #[derive(Default)]
 struct Tallies {
-    allocated: AtomicU32,
-    freed: AtomicU32,
-    failed: AtomicU32,
+    allocated: AtomicU64,
+    freed: AtomicU64,
+    failed: AtomicU64,
 }
 
 impl Tallies {
@@ -302,15 +304,13 @@ pub fn run<T: FromZeros + Send>(list: &LookasideList<T>, pool: &Pool, pairs: u32
 #[allow(clippy::inline_always, reason = "measured smaller, see above")]
 #[inline(always)]
 fn log_balance(counted: Tally, before: LookasideStats, after: LookasideStats) {
-    // Attempts are the threads' exact tallies; misses the lists' own count.
+    // Attempts are the threads' exact tallies; misses the lists' own count (32 bits, and
+    // approximate when threads race, as the kernel's counters are).
     let attempts = counted.allocated.wrapping_add(counted.failed);
     let misses = after.allocate_misses.wrapping_sub(before.allocate_misses);
-    let rate = hundredths(
-        u64::from(attempts - misses.min(attempts)) * 100,
-        u64::from(attempts),
-    );
+    let rate = hundredths((attempts - u64::from(misses).min(attempts)) * 100, attempts);
     dbg_print!(
-        indented "Stress hit rate: %I64u.%02I64u%% (%u misses in %u allocations, %u failed)\n",
+        indented "Stress hit rate: %I64u.%02I64u%% (%u misses in %I64u allocations, %I64u failed)\n",
         rate / 100,
         rate % 100,
         misses,
@@ -323,7 +323,7 @@ fn log_balance(counted: Tally, before: LookasideStats, after: LookasideStats) {
         c"do NOT balance"
     };
     dbg_print!(
-        indented "Stress tallies %s: %u blocks allocated and %u freed, %u allocations failed\n",
+        indented "Stress tallies %s: %I64u blocks allocated and %I64u freed, %I64u allocations failed\n",
         verdict,
         counted.allocated,
         counted.freed,
@@ -389,6 +389,33 @@ mod tests {
             (900, 2, false),
         ]);
         assert_eq!(fastest(&tied, 10), (tenths(300, 10), 2));
+    }
+
+    #[test]
+    fn tallies_past_32_bits_are_printed_whole() {
+        crate::kernel::ffi::reset(crate::kernel::ffi::Config::default());
+        // The most the parameters allow: 100,000,000 pairs, 64 threads, every run.
+        let pairs = 100_000_000 * 64 * u64::from(RUNS);
+        let counted = Tally {
+            allocated: pairs,
+            freed: pairs,
+            failed: 0,
+        };
+        log_balance(
+            counted,
+            LookasideStats::default(),
+            LookasideStats::default(),
+        );
+        let transcript = crate::kernel::ffi::transcript();
+        assert!(
+            transcript.contains(
+                "Stress hit rate: 100.00% (0 misses in 32000000000 allocations, 0 failed)"
+            ),
+            "{transcript}"
+        );
+        assert!(transcript.contains(
+            "Stress tallies balance: 32000000000 blocks allocated and 32000000000 freed, 0 allocations failed"
+        ));
     }
 
     #[test]

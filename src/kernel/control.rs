@@ -52,7 +52,9 @@ pub(super) struct SetInfo {
     pub count: NonZeroU32,
     /// This block's index in the set.
     pub index: u32,
-    /// Set just before the allocation that fault injection makes fail (the first block's).
+    /// Set just before the allocation that fault injection makes fail. The set has one such
+    /// flag, the first control block's: every block has the field (one type for all of them),
+    /// and only the first's is read or written.
     pub fail_next: AtomicBool,
 }
 

@@ -25,8 +25,9 @@ use super::routines::{self, AllocateFromLookaside, FreeToLookaside};
 pub enum ApiPath {
     /// The kernel's exports where it has them, the inline port otherwise.
     Auto,
-    /// The kernel's exports (where they are missing, the inline port: see
-    /// [`LookasideList::uses_exports`]).
+    /// The kernel's exports. Where the kernel lacks them there is nothing to call, so the list
+    /// uses the inline port as `Auto` does, and says so: [`LookasideList::uses_exports`] is
+    /// false, and the scenario logs that `ApiPath 1` asked for what this kernel lacks.
     Exported,
     /// The driver's port of the WDK header's inline functions.
     Inline,
@@ -44,6 +45,12 @@ pub struct ListOptions {
     /// Fault injection: make this allocation (1-based) fail. Only then, or with per-processor
     /// lists, does a list get the driver's allocate callback; otherwise it has the system's
     /// (NULL callbacks, the fast path).
+    ///
+    /// Allocations are counted over every thread, and the k-th arms the failure of the next
+    /// allocation that reaches the pool through the callback: with one thread (the seed's
+    /// scenario) that is the k-th itself; with several, another thread's allocation may reach
+    /// the callback first and fail instead. A test switch for the seed's story, not a way to
+    /// pick one thread's allocation.
     pub fail_allocation_at: Option<NonZeroU32>,
 }
 

@@ -83,7 +83,7 @@ pub fn row(transcript: &[String], threads: u32, list: &str) -> Option<Row> {
 pub fn run(options: &Options) -> Result<()> {
     packages::ensure(&[packages::BUILD, packages::WINE], options.verbose)?;
     let artifacts = build::all(options)?;
-    let prefix = Prefix::locate(options);
+    let prefix = Prefix::locate(options)?;
     prefix.prepare(&artifacts)?;
     let given = |wanted: &str| {
         options

@@ -174,9 +174,12 @@ impl Tools {
     /// Runs `program args...`; its stdout, or why it did not answer.
     fn answer(&self, program: &str, args: &[&str]) -> Result<String, String> {
         let file = self.program(program).ok_or_else(|| not_found(program))?;
+        // Wine's own variables are the user's business: a probe of the package must not fail
+        // for them (a relative WINEPREFIX makes `wine64 --version` fail).
         let output = Command::new(&file)
             .args(args)
             .env("PATH", &self.path)
+            .env_remove("WINEPREFIX")
             .output()
             .map_err(|error| format!("{program} does not run ({error})"))?;
         if !output.status.success() {

@@ -178,7 +178,10 @@ fn load(prefix: &Prefix, parameters: &[(&str, Value)]) -> Result<Load> {
 }
 
 fn wine_checks(options: &Options, artifacts: &Artifacts, tally: &mut Tally) {
-    let prefix = Prefix::locate(options);
+    let prefix = match Prefix::locate(options) {
+        Ok(prefix) => prefix,
+        Err(error) => return tally.record("Wine: the project's prefix", Err(error)),
+    };
     if let Err(error) = prefix.prepare(artifacts) {
         tally.record("Wine: prefix, fixture and service", Err(error));
         return;
@@ -218,9 +221,10 @@ fn parameter_checks(prefix: &Prefix, tally: &mut Tally) {
             fault_injection(&load, k).map_err(|error| error.context(format!("k = {k}")))
         })
     });
-    tally.record("Wine: bad registry values are named, defaults used", {
+    tally.record("Wine: bad registry values (a REG_SZ with a quote and a backslash among them) are named, defaults used", {
         load(&[
-            ("ListType", Value::String("paged".into())),
+            // Quotes and backslashes must reach the registry as they are (.reg escaping).
+            ("ListType", Value::String(r#"pa"ged\"#.into())),
             ("StressThreads", Value::Dword(100)),
             ("ApiPath", Value::Dword(7)),
         ])

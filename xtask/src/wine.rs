@@ -25,6 +25,10 @@ pub const STATUS_DEVICE_CONFIGURATION_ERROR: u32 = 0xC000_0182;
 pub const WINE_NTOSKRNL: &str = "/usr/lib/x86_64-linux-gnu/wine/x86_64-windows/ntoskrnl.exe";
 /// Marks a prefix this tool finished creating (a half-created one lacks it).
 const READY_MARKER: &str = ".lookasidelist-prefix-ready";
+/// Marks a folder this tool started to make a prefix in: only such a folder is ever removed.
+const CREATING_MARKER: &str = ".lookasidelist-prefix-creating";
+/// The project's own variable for where its prefix lives (default: `target/wine`).
+pub const PREFIX_VARIABLE: &str = "LOOKASIDELIST_WINEPREFIX";
 const START_TIMEOUT: Duration = Duration::from_mins(2);
 /// How long to wait for the driver's winedevice to exit after `sc start` has returned.
 /// (Seconds on a quiet machine; a loaded one has been seen to need more than ten.)
@@ -32,10 +36,13 @@ const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
 const PARAMETERS_KEY: &str =
     r"HKEY_LOCAL_MACHINE\System\CurrentControlSet\Services\LookasideList\Parameters";
 
-/// A Wine prefix: `$WINEPREFIX` if set, else one of our own under `target/`.
+/// The project's own Wine prefix: `target/wine`, or where `LOOKASIDELIST_WINEPREFIX` puts it.
+///
+/// It is the project's alone: the fixture replaces its `ntoskrnl.exe` and adds a DLL override,
+/// so a prefix the project did not make (`$WINEPREFIX`, a user's own) is never used, nor
+/// changed.
 pub struct Prefix {
     dir: PathBuf,
-    ours: bool,
     verbose: bool,
 }
 
@@ -80,19 +87,24 @@ impl Load {
 }
 
 impl Prefix {
-    pub fn locate(options: &Options) -> Self {
-        match std::env::var_os("WINEPREFIX") {
-            Some(dir) if !dir.is_empty() => Self {
-                dir: PathBuf::from(dir),
-                ours: false,
-                verbose: options.verbose,
-            },
-            _ => Self {
-                dir: build::root().join("target/wine"),
-                ours: true,
-                verbose: options.verbose,
-            },
+    /// The prefix's folder; says once on stderr that a `$WINEPREFIX` is left alone.
+    pub fn locate(options: &Options) -> Result<Self> {
+        let dir = match std::env::var_os(PREFIX_VARIABLE) {
+            Some(dir) if !dir.is_empty() => absolute_dir(Path::new(&dir))
+                .with_context(|| format!("{PREFIX_VARIABLE}={}", dir.display()))?,
+            _ => build::root().join("target/wine"),
+        };
+        if let Some(theirs) = std::env::var_os("WINEPREFIX").filter(|dir| !dir.is_empty()) {
+            step::progress(&format!(
+                "WINEPREFIX={} is left as it is: the driver runs in this project's own prefix, {} ({PREFIX_VARIABLE} moves it)",
+                theirs.display(),
+                dir.display()
+            ));
         }
+        Ok(Self {
+            dir,
+            verbose: options.verbose,
+        })
     }
 
     /// The prefix's directory.
@@ -107,7 +119,12 @@ impl Prefix {
     fn usable(&self) -> bool {
         self.dir.join("system.reg").is_file()
             && self.system32().join("ntoskrnl.exe").is_file()
-            && (!self.ours || self.dir.join(READY_MARKER).is_file())
+            && self.dir.join(READY_MARKER).is_file()
+    }
+
+    /// Whether the folder is one this tool made a prefix in (finished or not).
+    fn made_here(&self) -> bool {
+        self.dir.join(READY_MARKER).is_file() || self.dir.join(CREATING_MARKER).is_file()
     }
 
     /// A `wine`-family command with this prefix, headless and quiet.
@@ -128,11 +145,11 @@ impl Prefix {
         if self.usable() {
             return Ok(());
         }
-        if self.dir.exists() {
-            if !self.ours {
+        let empty = fs::read_dir(&self.dir).map_or(true, |mut entries| entries.next().is_none());
+        if self.dir.exists() && !empty {
+            if !self.made_here() {
                 bail!(
-                    "WINEPREFIX={} is not a usable Wine prefix (no system.reg or system32\\ntoskrnl.exe): \
-                     remove it, or unset WINEPREFIX to use one under target/",
+                    "{} is not a Wine prefix this project made, and not empty: {PREFIX_VARIABLE} must name a new or empty folder (the project changes its prefix's kernel), or be unset for target/wine",
                     self.dir.display()
                 );
             }
@@ -145,6 +162,7 @@ impl Prefix {
                 .with_context(|| format!("removing {}", self.dir.display()))?;
         }
         fs::create_dir_all(&self.dir)?;
+        fs::write(self.dir.join(CREATING_MARKER), "being created by cargo xtask\n")?;
         let what = format!(
             "creating the Wine prefix {} (first run only, ~10 s)",
             self.dir.display()
@@ -157,9 +175,8 @@ impl Prefix {
                 self.dir.display()
             );
         }
-        if self.ours {
-            fs::write(self.dir.join(READY_MARKER), "created by cargo xtask\n")?;
-        }
+        fs::write(self.dir.join(READY_MARKER), "created by cargo xtask\n")?;
+        fs::remove_file(self.dir.join(CREATING_MARKER))?;
         Ok(())
     }
 
@@ -231,26 +248,16 @@ impl Prefix {
         self.install_driver(&artifacts.driver)
     }
 
-    /// Replaces the service's `Parameters` key with exactly these values (none: no key).
+    /// Replaces the service's `Parameters` key with exactly these values (none: no key), then
+    /// reads the key back: a value that did not arrive as given stops the run.
     pub fn set_parameters(&self, parameters: &[(String, Value)]) -> Result<()> {
-        let mut reg =
-            format!("Windows Registry Editor Version 5.00\r\n\r\n[-{PARAMETERS_KEY}]\r\n");
-        if !parameters.is_empty() {
-            let _ = write!(reg, "\r\n[{PARAMETERS_KEY}]\r\n");
-            for (name, value) in parameters {
-                let _ = match value {
-                    Value::Dword(n) => write!(reg, "\"{name}\"=dword:{n:08x}\r\n"),
-                    Value::String(text) => write!(reg, "\"{name}\"=\"{text}\"\r\n"),
-                };
-            }
-        }
         let file = self.dir.join("lookasidelist-parameters.reg");
-        fs::write(&file, reg)?;
+        fs::write(&file, reg_file(parameters)?)?;
         let listed: Vec<String> = parameters
             .iter()
             .map(|(name, value)| match value {
                 Value::Dword(n) => format!("{name}={n}"),
-                Value::String(text) => format!("{name}=\"{text}\""),
+                Value::String(text) => format!("{name}={text:?}"),
             })
             .collect();
         let what = if listed.is_empty() {
@@ -264,7 +271,11 @@ impl Prefix {
             self.command("wine").args(["reg", "import", &windows_path]),
             self.verbose,
         )?;
-        Ok(())
+        if parameters.is_empty() {
+            return Ok(());
+        }
+        let query = step::capture(self.command("wine").args(["reg", "query", PARAMETERS_KEY]))?;
+        check_arrived(parameters, &String::from_utf8_lossy(&query.stdout))
     }
 
     /// `sc start LookasideList` on a fresh wineserver, capturing Wine's debug output.
@@ -336,6 +347,19 @@ impl Prefix {
         }
         Ok(load)
     }
+}
+
+/// `dir` made absolute: `~` and `~/...` from `$HOME`, a relative path from the current folder.
+fn absolute_dir(dir: &Path) -> Result<PathBuf> {
+    let text = dir.to_string_lossy();
+    let expanded = match text.strip_prefix('~') {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+            let home = std::env::var_os("HOME").context("~ needs $HOME")?;
+            PathBuf::from(home).join(rest.trim_start_matches('/'))
+        }
+        _ => dir.to_path_buf(),
+    };
+    Ok(std::path::absolute(expanded)?)
 }
 
 /// Whether the fixture's process-exit balance has arrived (a balance after DriverEntry left).
@@ -430,11 +454,81 @@ pub fn describe(status: u32) -> String {
     format!("0x{status:08X} {name}")
 }
 
+/// The `.reg` file that replaces the `Parameters` key with `parameters`: names and strings
+/// quoted and escaped as the format wants (`\\` and `\"`); a name or string with a control
+/// character (a line break would end the entry) is refused.
+pub fn reg_file(parameters: &[(String, Value)]) -> Result<String> {
+    let mut reg =
+        format!("Windows Registry Editor Version 5.00\r\n\r\n[-{PARAMETERS_KEY}]\r\n");
+    if parameters.is_empty() {
+        return Ok(reg);
+    }
+    let _ = write!(reg, "\r\n[{PARAMETERS_KEY}]\r\n");
+    for (name, value) in parameters {
+        let name = reg_string(name).with_context(|| format!("--param {name:?}: the name"))?;
+        let _ = match value {
+            Value::Dword(n) => write!(reg, "{name}=dword:{n:08x}\r\n"),
+            Value::String(text) => {
+                let text = reg_string(text)
+                    .with_context(|| format!("--param {name}: the value {text:?}"))?;
+                write!(reg, "{name}={text}\r\n")
+            }
+        };
+    }
+    Ok(reg)
+}
+
+/// `text` as a quoted `.reg` string.
+fn reg_string(text: &str) -> Result<String> {
+    if text.is_empty() {
+        bail!("an empty name or value cannot be written");
+    }
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        bail!("it holds the control character {c:?}, which a .reg file cannot carry");
+    }
+    Ok(format!(
+        "\"{}\"",
+        text.replace('\\', "\\\\").replace('"', "\\\"")
+    ))
+}
+
+/// Checks `wine reg query` output of the `Parameters` key against what was written: each
+/// value there, with its type and data.
+pub fn check_arrived(parameters: &[(String, Value)], query: &str) -> Result<()> {
+    for (name, value) in parameters {
+        let found = query.lines().find_map(|line| {
+            let line = line.trim_start();
+            let rest = line.strip_prefix(name.as_str())?;
+            let rest = rest.strip_prefix("    ")?;
+            rest.split_once("    ")
+        });
+        let Some((reg_type, data)) = found else {
+            bail!("the driver parameter {name} did not reach the registry (wine reg query shows no such value)");
+        };
+        let arrived = match value {
+            Value::Dword(n) => {
+                reg_type == "REG_DWORD"
+                    && data
+                        .strip_prefix("0x")
+                        .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                        == Some(*n)
+            }
+            Value::String(text) => reg_type == "REG_SZ" && data == text,
+        };
+        if !arrived {
+            bail!(
+                "the driver parameter {name} reached the registry as {reg_type} {data:?}, not as given ({value:?})"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// The main job: build, load, print the transcript like DebugView and the decoded status.
 pub fn run_main_job(options: &Options) -> Result<()> {
     packages::ensure(&[packages::BUILD, packages::WINE], options.verbose)?;
     let artifacts = build::all(options)?;
-    let prefix = Prefix::locate(options);
+    let prefix = Prefix::locate(options)?;
     prefix.prepare(&artifacts)?;
     prefix.set_parameters(&options.parameters)?;
     let load = prefix.start()?;
@@ -462,34 +556,41 @@ pub fn run_main_job(options: &Options) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Prefix, READY_MARKER, has_final_balance, parse};
+    use super::{Prefix, READY_MARKER, check_arrived, has_final_balance, parse, reg_file};
+    use crate::cli::Value;
     use std::fs;
 
     #[test]
-    fn a_half_created_prefix_of_ours_is_not_usable_until_marked() {
+    fn a_half_created_prefix_is_not_usable_until_marked_and_a_foreign_one_is_refused() {
         let dir = std::env::temp_dir().join(format!("xtask-prefix-test-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         let prefix = Prefix {
             dir: dir.clone(),
-            ours: true,
             verbose: false,
         };
         assert!(!prefix.usable(), "missing");
         fs::create_dir_all(dir.join("drive_c/windows/system32")).unwrap();
         fs::write(dir.join("system.reg"), "").unwrap();
         fs::write(dir.join("drive_c/windows/system32/ntoskrnl.exe"), "").unwrap();
-        assert!(!prefix.usable(), "wineboot was interrupted: no marker");
+        assert!(!prefix.usable(), "no marker: not a finished prefix of ours");
+        // A prefix this project did not make (a user's own) is refused, and left as it was.
+        let error = prefix.ensure().unwrap_err().to_string();
+        assert!(error.contains("not a Wine prefix this project made"), "{error}");
+        assert!(dir.join("system.reg").is_file(), "untouched");
         fs::write(dir.join(READY_MARKER), "").unwrap();
         assert!(prefix.usable());
-        let theirs = Prefix {
-            ours: false,
-            ..prefix
-        };
-        fs::remove_file(dir.join(READY_MARKER)).unwrap();
-        assert!(theirs.usable(), "a user's prefix needs no marker");
-        fs::remove_file(dir.join("system.reg")).unwrap();
-        assert!(!theirs.usable());
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_prefix_folder_is_made_absolute() {
+        let home = std::path::PathBuf::from(std::env::var_os("HOME").unwrap());
+        assert_eq!(
+            super::absolute_dir(std::path::Path::new("~/wp")).unwrap(),
+            home.join("wp")
+        );
+        let relative = super::absolute_dir(std::path::Path::new("relwp")).unwrap();
+        assert_eq!(relative, std::env::current_dir().unwrap().join("relwp"));
     }
 
     #[test]
@@ -523,5 +624,27 @@ LookasideList: Entering DriverEntry\n\
             parse("wine: Call from 0001 to unimplemented function ntoskrnl.exe.Foo, aborting\n");
         assert_eq!(crash.problems.len(), 1);
         assert_eq!(crash.status, None);
+    }
+
+    #[test]
+    fn parameters_are_escaped_for_the_reg_format_and_checked_on_arrival() {
+        let parameters = vec![
+            ("ListType".to_owned(), Value::String(r#"a"b\c"#.to_owned())),
+            ("StressThreads".to_owned(), Value::Dword(2)),
+        ];
+        let reg = reg_file(&parameters).unwrap();
+        assert!(reg.contains("\"ListType\"=\"a\\\"b\\\\c\"\r\n"), "{reg}");
+        assert!(reg.contains("\"StressThreads\"=dword:00000002\r\n"), "{reg}");
+        let line_break = vec![("ListType".to_owned(), Value::String("a\nb".to_owned()))];
+        assert!(reg_file(&line_break).is_err());
+        // `wine reg query` as it prints the key.
+        let query = "\r\nHKEY_LOCAL_MACHINE\\System\\CurrentControlSet\\Services\\LookasideList\\Parameters\r\n    ListType    REG_SZ    a\"b\\c\r\n    StressThreads    REG_DWORD    0x2\r\n\r\n";
+        check_arrived(&parameters, query).unwrap();
+        let lost = "    StressThreads    REG_DWORD    0x2\r\n";
+        let error = check_arrived(&parameters, lost).unwrap_err().to_string();
+        assert!(error.contains("ListType did not reach the registry"), "{error}");
+        let changed = "    ListType    REG_SZ    ab\r\n    StressThreads    REG_DWORD    0x2\r\n";
+        let error = check_arrived(&parameters, changed).unwrap_err().to_string();
+        assert!(error.contains("not as given"), "{error}");
     }
 }
