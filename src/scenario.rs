@@ -167,6 +167,13 @@ fn after_the_seed(list: &LookasideList<SomeStructure>, settings: &Settings) {
             settings.stress_threads,
         );
     }
+    if let Some((k, made)) = list.fault_injection_missed() {
+        dbg_print!(
+            indented "Fault injection: block allocation #%u never happened (the run made %u)\n",
+            k.get(),
+            made
+        );
+    }
     log_statistics(list);
     if settings.break_before_delete {
         if kernel::kernel_debugger_attached() {

@@ -251,6 +251,27 @@ fn kth_block_allocation_failure_for_every_k_unwinds_cleanly_on_every_kernel() {
 }
 
 #[test]
+fn fault_injection_past_the_runs_allocations_says_it_never_happened() {
+    let transcript = run(with_parameters(&[(
+        "FailAllocationAt",
+        RegValue::Dword(11),
+    )]));
+    assert!(
+        transcript.contains(
+            "LookasideList:   Fault injection: block allocation #11 never happened (the run made 10)\n"
+        ),
+        "{transcript}"
+    );
+    let (seed, _) = name_addresses(&seed_lines(&transcript));
+    assert_eq!(seed, expected::SEED, "the story itself is the seed's");
+    let reached = run(with_parameters(&[(
+        "FailAllocationAt",
+        RegValue::Dword(10),
+    )]));
+    assert!(!reached.contains("never happened"));
+}
+
+#[test]
 fn first_allocations_failing_reach_the_empty_chain_message() {
     // Pool allocation 1 is the control block; 2 is the first block (the list is empty).
     let config = Config {

@@ -239,6 +239,15 @@ impl<T> LookasideList<T> {
         Some(Block { block, list: self })
     }
 
+    /// Fault injection that never fired: the allocation asked to fail and how many block
+    /// allocations the list made, when it made fewer.
+    #[must_use]
+    pub fn fault_injection_missed(&self) -> Option<(NonZeroU32, u32)> {
+        let k = self.fail_allocation_at?;
+        let made = self.allocations.load(Ordering::Relaxed);
+        (made < k.get()).then_some((k, made))
+    }
+
     /// Arms the allocate callback's failure when this is allocation `k`.
     #[cold]
     fn count_for_fault_injection(&self, k: NonZeroU32) {

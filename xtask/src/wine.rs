@@ -61,15 +61,17 @@ pub struct Load {
 }
 
 impl Load {
-    /// `Ok` when the driver behaved as designed: `DriverEntry` returned
-    /// `STATUS_DEVICE_CONFIGURATION_ERROR`, so the driver did not stay loaded, and Wine reported
-    /// no crash or missing function.
-    pub fn as_designed(&self) -> Result<()> {
+    /// The run's verdict, from everything it showed: `Ok` when `DriverEntry` returned
+    /// `STATUS_DEVICE_CONFIGURATION_ERROR` (so the driver did not stay loaded), every pool block
+    /// was back when the driver's process ended (the fixture's exact balance), fault injection,
+    /// if asked for, happened, and Wine reported no crash or missing function. The error names
+    /// the first reason in one line.
+    pub fn verdict(&self) -> Result<()> {
         if !self.problems.is_empty() {
             bail!("Wine reported trouble: {}", self.problems.join("; "));
         }
         match (self.status, self.started) {
-            (Some(STATUS_DEVICE_CONFIGURATION_ERROR), false) => Ok(()),
+            (Some(STATUS_DEVICE_CONFIGURATION_ERROR), false) => {}
             (Some(status), _) => bail!(
                 "DriverEntry returned {}; expected {}",
                 describe(status),
@@ -80,9 +82,32 @@ impl Load {
                 describe(STATUS_DEVICE_CONFIGURATION_ERROR)
             ),
             (None, false) => bail!(
-                "Wine did not report DriverEntry's status (rerun with --verbose to see Wine's output)"
+                "Wine did not report DriverEntry's status: the driver's winedevice.exe ended without a word (rerun with --verbose for Wine's own output)"
             ),
         }
+        let balance = self
+            .final_balance()
+            .context("the fixture reported no pool balance when the driver's process ended")?;
+        if !balance.ends_with(" 0 outstanding") {
+            bail!("pool blocks leaked: {balance}");
+        }
+        if let Some(line) = self.transcript.iter().find(|line| {
+            line.contains("Fault injection: block allocation #") && line.contains("never happened")
+        }) {
+            bail!(
+                "fault injection was asked for but never happened: {}",
+                line.trim()
+            );
+        }
+        Ok(())
+    }
+
+    /// The fixture's pool balance when the driver's process ended: the last one it printed.
+    pub fn final_balance(&self) -> Option<&str> {
+        self.fixture
+            .iter()
+            .rev()
+            .find_map(|line| line.strip_prefix("pool balance: ").map(|_| line.as_str()))
     }
 }
 
@@ -162,7 +187,10 @@ impl Prefix {
                 .with_context(|| format!("removing {}", self.dir.display()))?;
         }
         fs::create_dir_all(&self.dir)?;
-        fs::write(self.dir.join(CREATING_MARKER), "being created by cargo xtask\n")?;
+        fs::write(
+            self.dir.join(CREATING_MARKER),
+            "being created by cargo xtask\n",
+        )?;
         let what = format!(
             "creating the Wine prefix {} (first run only, ~10 s)",
             self.dir.display()
@@ -458,8 +486,7 @@ pub fn describe(status: u32) -> String {
 /// quoted and escaped as the format wants (`\\` and `\"`); a name or string with a control
 /// character (a line break would end the entry) is refused.
 pub fn reg_file(parameters: &[(String, Value)]) -> Result<String> {
-    let mut reg =
-        format!("Windows Registry Editor Version 5.00\r\n\r\n[-{PARAMETERS_KEY}]\r\n");
+    let mut reg = format!("Windows Registry Editor Version 5.00\r\n\r\n[-{PARAMETERS_KEY}]\r\n");
     if parameters.is_empty() {
         return Ok(reg);
     }
@@ -503,7 +530,9 @@ pub fn check_arrived(parameters: &[(String, Value)], query: &str) -> Result<()> 
             rest.split_once("    ")
         });
         let Some((reg_type, data)) = found else {
-            bail!("the driver parameter {name} did not reach the registry (wine reg query shows no such value)");
+            bail!(
+                "the driver parameter {name} did not reach the registry (wine reg query shows no such value)"
+            );
         };
         let arrived = match value {
             Value::Dword(n) => {
@@ -537,7 +566,9 @@ pub fn run_main_job(options: &Options) -> Result<()> {
         println!("{line}");
     }
     if !load.fixture.is_empty() {
-        eprintln!("\nWine fixture (leak accounting, not driver output):");
+        eprintln!(
+            "\nWine fixture, not driver output: its exact count of what each list handed out and took back, and the pool balance when the driver's process ended:"
+        );
         for line in &load.fixture {
             eprintln!("  {line}");
         }
@@ -546,9 +577,9 @@ pub fn run_main_job(options: &Options) -> Result<()> {
         eprintln!("wine: {problem}");
     }
     println!();
-    load.as_designed()?;
+    load.verdict()?;
     println!(
-        "DriverEntry returned {} — expected: the driver unloads itself",
+        "DriverEntry returned {} — expected: the driver unloads itself; every pool block came back",
         describe(STATUS_DEVICE_CONFIGURATION_ERROR)
     );
     Ok(())
@@ -575,7 +606,10 @@ mod tests {
         assert!(!prefix.usable(), "no marker: not a finished prefix of ours");
         // A prefix this project did not make (a user's own) is refused, and left as it was.
         let error = prefix.ensure().unwrap_err().to_string();
-        assert!(error.contains("not a Wine prefix this project made"), "{error}");
+        assert!(
+            error.contains("not a Wine prefix this project made"),
+            "{error}"
+        );
         assert!(dir.join("system.reg").is_file(), "untouched");
         fs::write(dir.join(READY_MARKER), "").unwrap();
         assert!(prefix.usable());
@@ -634,7 +668,10 @@ LookasideList: Entering DriverEntry\n\
         ];
         let reg = reg_file(&parameters).unwrap();
         assert!(reg.contains("\"ListType\"=\"a\\\"b\\\\c\"\r\n"), "{reg}");
-        assert!(reg.contains("\"StressThreads\"=dword:00000002\r\n"), "{reg}");
+        assert!(
+            reg.contains("\"StressThreads\"=dword:00000002\r\n"),
+            "{reg}"
+        );
         let line_break = vec![("ListType".to_owned(), Value::String("a\nb".to_owned()))];
         assert!(reg_file(&line_break).is_err());
         // `wine reg query` as it prints the key.
@@ -642,9 +679,77 @@ LookasideList: Entering DriverEntry\n\
         check_arrived(&parameters, query).unwrap();
         let lost = "    StressThreads    REG_DWORD    0x2\r\n";
         let error = check_arrived(&parameters, lost).unwrap_err().to_string();
-        assert!(error.contains("ListType did not reach the registry"), "{error}");
+        assert!(
+            error.contains("ListType did not reach the registry"),
+            "{error}"
+        );
         let changed = "    ListType    REG_SZ    ab\r\n    StressThreads    REG_DWORD    0x2\r\n";
         let error = check_arrived(&parameters, changed).unwrap_err().to_string();
         assert!(error.contains("not as given"), "{error}");
+    }
+
+    /// Wine's output of a load: the driver's lines, the fixture's, the status, and more.
+    fn captured(driver: &[&str], balance: &str, status: &str, extra: &str) -> String {
+        use std::fmt::Write as _;
+        let mut raw = String::new();
+        for line in driver {
+            let _ = writeln!(
+                raw,
+                "0118:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: {line}"
+            );
+        }
+        let _ = write!(
+            raw,
+            "0118:err:ntoskrnl:ZwLoadDriver failed to create driver L\"x\": {status}\n{extra}"
+        );
+        let _ = writeln!(
+            raw,
+            "0114:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: ntoskrnl-fixture: pool balance: {balance}"
+        );
+        raw
+    }
+
+    #[test]
+    fn the_verdict_fails_for_each_reason_with_one_line() {
+        let story = [
+            "LookasideList: Entering DriverEntry",
+            "LookasideList: Leaving DriverEntry",
+        ];
+        let clean = "7 allocated, 7 freed, 0 outstanding";
+        assert!(
+            parse(&captured(&story, clean, "c0000182", ""))
+                .verdict()
+                .is_ok()
+        );
+        let verdict = |raw: String| parse(&raw).verdict().unwrap_err().to_string();
+        let status = verdict(captured(&story, clean, "c000009a", ""));
+        assert!(
+            status.contains("DriverEntry returned 0xC000009A"),
+            "{status}"
+        );
+        let leak = verdict(captured(
+            &story,
+            "7 allocated, 6 freed, 1 outstanding",
+            "c0000182",
+            "",
+        ));
+        assert!(leak.starts_with("pool blocks leaked: "), "{leak}");
+        let crash = verdict(captured(
+            &story,
+            clean,
+            "c0000182",
+            "wine: Call from 0001 to unimplemented function ntoskrnl.exe.Foo, aborting\n",
+        ));
+        assert!(crash.starts_with("Wine reported trouble"), "{crash}");
+        let missed = [
+            "LookasideList: Entering DriverEntry",
+            "LookasideList:   Fault injection: block allocation #11 never happened (the run made 10)",
+            "LookasideList: Leaving DriverEntry",
+        ];
+        let missed = verdict(captured(&missed, clean, "c0000182", ""));
+        assert!(missed.contains("never happened"), "{missed}");
+        for error in [status, leak, crash, missed] {
+            assert!(!error.contains('\n'), "one line: {error}");
+        }
     }
 }

@@ -121,7 +121,7 @@ mod tests {
     #[test]
     fn pool_balance() {
         let balance = PoolBalance::new();
-        let block = 0x1000 as *const u8;
+        let block = core::ptr::without_provenance::<u8>(0x1000);
         balance.record_allocation(block);
         balance.record_allocation(block);
         balance.record_allocation(core::ptr::null());

@@ -6,7 +6,7 @@
 use core::cell::UnsafeCell;
 use core::ffi::{c_char, c_void};
 use core::mem::offset_of;
-use core::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use crate::accounting::{self, PoolBalance};
 
@@ -73,7 +73,12 @@ pub struct LookasideListEx {
     list_entry: ListEntry,
     last_total_allocates: u32,
     last_allocate_misses: u32,
-    future: [u32; 2],
+    /// wdm.h's `Future[2]`, reserved for the kernel, which the fixture is: its exact count of
+    /// the blocks its `ExAllocateFromLookasideListEx` handed out and its
+    /// `ExFreeToLookasideListEx` took back (interlocked, unlike the list's own counters;
+    /// modulo 2^32, so their difference is exact).
+    handed_out: AtomicU32,
+    taken_back: AtomicU32,
 }
 
 // wdm.h's GENERAL_LOOKASIDE_LAYOUT on x64.
@@ -94,7 +99,7 @@ const _: () = {
     assert!(offset_of!(LookasideListEx, list_entry) == 0x40);
     assert!(offset_of!(LookasideListEx, last_total_allocates) == 0x50);
     assert!(offset_of!(LookasideListEx, last_allocate_misses) == 0x54);
-    assert!(offset_of!(LookasideListEx, future) == 0x58);
+    assert!(offset_of!(LookasideListEx, handed_out) == 0x58);
 };
 
 // Wine's routines, imported from wntoskrnl.dll (build.rs makes the import library).
@@ -173,7 +178,8 @@ pub unsafe extern "system" fn initialize_lookaside_list_ex(
         },
         last_total_allocates: 0,
         last_allocate_misses: 0,
-        future: [0; 2],
+        handed_out: AtomicU32::new(0),
+        taken_back: AtomicU32::new(0),
     };
     // SAFETY: the caller hands over 0x60 writable bytes at `lookaside`, checked non-NULL and
     // aligned above.
@@ -182,11 +188,20 @@ pub unsafe extern "system" fn initialize_lookaside_list_ex(
 }
 
 /// The entries an SList holds, as the kernel reads them (and wdm.h's inline
-/// `ExQueryDepthSList`): the low 16 bits of the header's first quadword, without a call.
+/// `ExQueryDepthSList`): the header's first quadword masked with `0xFFFF`, without a call,
+/// read at the width of the header's own accesses (a 2-byte atomic read of it would be a
+/// mixed-size access).
 fn depth(head: &UnsafeCell<SlistHeader>) -> u16 {
-    // SAFETY: the first two bytes of the initialized, 16-byte aligned header; Wine's pushes and
+    // SAFETY: the first quadword of the initialized, 16-byte aligned header; Wine's pushes and
     // pops change the header only with interlocked (atomic) 16-byte exchanges.
-    unsafe { AtomicU16::from_ptr(head.get().cast::<u16>()) }.load(Ordering::Relaxed)
+    let alignment =
+        unsafe { AtomicU64::from_ptr(head.get().cast::<u64>()) }.load(Ordering::Relaxed);
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "the low 16 bits: the depth"
+    )]
+    let depth = (alignment & 0xFFFF) as u16;
+    depth
 }
 
 /// A counter's plain increment, as Windows does it (`+= 1`, no interlocked instruction): when
@@ -212,14 +227,18 @@ pub unsafe extern "system" fn allocate_from_lookaside_list_ex(
     let list = unsafe { &*lookaside };
     bump(&list.total_allocates);
     // SAFETY: `list_head` is the list's initialized SLIST_HEADER; Wine pops atomically.
-    let entry = unsafe { ExpInterlockedPopEntrySList(list.list_head.get()) };
-    if !entry.is_null() {
-        return entry;
+    let mut entry = unsafe { ExpInterlockedPopEntrySList(list.list_head.get()) };
+    if entry.is_null() {
+        bump(&list.allocate_misses);
+        // SAFETY: `allocate_ex` is the driver's PALLOCATE_FUNCTION_EX or `default_allocate`,
+        // called with the list's own parameters as wdm.h does.
+        entry =
+            unsafe { (list.allocate_ex)(list.pool_type, list.size as usize, list.tag, lookaside) };
     }
-    bump(&list.allocate_misses);
-    // SAFETY: `allocate_ex` is the driver's PALLOCATE_FUNCTION_EX or `default_allocate`, called
-    // with the list's own parameters as wdm.h does.
-    unsafe { (list.allocate_ex)(list.pool_type, list.size as usize, list.tag, lookaside) }
+    if !entry.is_null() {
+        list.handed_out.fetch_add(1, Ordering::Relaxed);
+    }
+    entry
 }
 
 /// `ExFreeToLookasideListEx`: the body of wdm.h's inline version.
@@ -235,6 +254,7 @@ pub unsafe extern "system" fn free_to_lookaside_list_ex(
     // SAFETY: as in `allocate_from_lookaside_list_ex`.
     let list = unsafe { &*lookaside };
     bump(&list.total_frees);
+    list.taken_back.fetch_add(1, Ordering::Relaxed);
     let held = depth(&list.list_head);
     if accounting::frees_to_routine(held, list.depth) {
         bump(&list.free_misses);
@@ -257,7 +277,9 @@ pub unsafe extern "system" fn flush_lookaside_list_ex(lookaside: *mut LookasideL
     unsafe { flush(lookaside) };
 }
 
-/// `ExDeleteLookasideListEx`: flushes the list and reports its counters and the pool balance.
+/// `ExDeleteLookasideListEx`: flushes the list and reports what it flushed and the fixture's
+/// exact count of the blocks its routines handed out and took back (the list's own counters
+/// are approximate when threads race, so no block count is derived from them).
 ///
 /// # Safety
 /// As `ExAllocateFromLookasideListEx`; the list is not used afterwards.
@@ -267,21 +289,20 @@ pub unsafe extern "system" fn delete_lookaside_list_ex(lookaside: *mut Lookaside
     let flushed = unsafe { flush(lookaside) };
     // SAFETY: as in `allocate_from_lookaside_list_ex`; the list is still initialized.
     let list = unsafe { &*lookaside };
-    let allocates = list.total_allocates.load(Ordering::Relaxed);
-    let frees = list.total_frees.load(Ordering::Relaxed);
+    let handed_out = list.handed_out.load(Ordering::Relaxed);
+    let taken_back = list.taken_back.load(Ordering::Relaxed);
     // SAFETY: a NUL-terminated format whose conversions match the arguments' types.
     unsafe {
         DbgPrint(
-            c"ntoskrnl-fixture: lookaside list %p deleted: %u allocates, %u frees, %d outstanding, %u pool blocks flushed\n"
+            c"ntoskrnl-fixture: lookaside list %p deleted: %u pool blocks flushed; through ExAllocateFromLookasideListEx/ExFreeToLookasideListEx %u blocks handed out, %u taken back, %d outstanding\n"
                 .as_ptr(),
             lookaside,
-            allocates,
-            frees,
-            accounting::outstanding(allocates, frees),
             flushed,
+            handed_out,
+            taken_back,
+            accounting::outstanding(handed_out, taken_back),
         )
     };
-    print_pool_balance();
 }
 
 /// Pops every entry of the list and gives it to `FreeEx`; returns how many there were.
