@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use crate::build;
 use crate::cli::{Options, Value};
 use crate::packages;
-use crate::wine::{Load, Prefix};
+use crate::wine::{Load, Session};
 
 /// The list modes, as the table names them, with their `ListMode` values.
 const LIST_MODES: [(&str, u32); 2] = [("shared", 0), ("per-processor", 1)];
@@ -83,8 +83,7 @@ pub fn row(transcript: &[String], threads: u32, list: &str) -> Option<Row> {
 pub fn run(options: &Options) -> Result<()> {
     packages::ensure(&[packages::BUILD, packages::WINE], options.verbose)?;
     let artifacts = build::all(options)?;
-    let prefix = Prefix::locate(options)?;
-    prefix.prepare(&artifacts)?;
+    let session = Session::open(options, &artifacts)?;
     let given = |wanted: &str| {
         options
             .parameters
@@ -99,6 +98,11 @@ pub fn run(options: &Options) -> Result<()> {
         Some(mode) => LIST_MODES.into_iter().filter(|m| m.1 == mode).collect(),
         None => LIST_MODES.to_vec(),
     };
+    // ApiPath 1 or 2 measures that path alone; 0 (auto) or none, both.
+    let paths: Vec<(&str, u32)> = match given("ApiPath") {
+        Some(path @ 1..=2) => API_PATHS.into_iter().filter(|p| p.1 == path).collect(),
+        _ => API_PATHS.to_vec(),
+    };
     let threads = if options.bench_threads.is_empty() {
         vec![1, 2]
     } else {
@@ -107,7 +111,7 @@ pub fn run(options: &Options) -> Result<()> {
     let mut rows = Vec::new();
     for &(list, list_mode) in &modes {
         for &count in &threads {
-            for (path, api_path) in API_PATHS {
+            for &(path, api_path) in &paths {
                 let mut parameters: Vec<(String, Value)> = options
                     .parameters
                     .iter()
@@ -121,8 +125,7 @@ pub fn run(options: &Options) -> Result<()> {
                 parameters.push(("StressThreads".into(), Value::Dword(count)));
                 parameters.push(("ApiPath".into(), Value::Dword(api_path)));
                 parameters.push(("ListMode".into(), Value::Dword(list_mode)));
-                prefix.set_parameters(&parameters)?;
-                let load: Load = prefix.start()?;
+                let load: Load = session.load(&parameters)?;
                 let row = row(&load.transcript, count, list).with_context(|| {
                     format!("no stress results in the transcript ({list}, {path}, {count} threads)")
                 })?;

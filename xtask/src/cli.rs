@@ -51,13 +51,46 @@ pub struct Options {
     pub bench_threads: Vec<u32>,
 }
 
-fn number(flag: &str, value: Option<String>) -> Result<u32, String> {
-    let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
-    value
-        .replace('_', "")
-        .parse()
-        .map_err(|_| format!("{flag}: `{value}` is not a number"))
+/// A number for a `REG_DWORD`: digits (with `_` allowed between them), at most `u32::MAX`.
+fn dword(flag: &str, value: &str) -> Result<u32, String> {
+    let digits = value.replace('_', "");
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{flag}: `{value}` is not a number"));
+    }
+    digits.parse().map_err(|_| {
+        format!(
+            "{flag}: {value} is too large for a REG_DWORD (at most {})",
+            u32::MAX
+        )
+    })
 }
+
+/// A number for a driver parameter the driver would clamp or ignore outside `range` (the
+/// driver's own range, src/parameters.rs): refused here, before the run.
+fn in_range(
+    flag: &str,
+    value: Option<String>,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<u32, String> {
+    let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
+    let n = dword(flag, &value)?;
+    if range.contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!(
+            "{flag}: {n} is out of range; accepted: {}..{}",
+            range.start(),
+            range.end()
+        ))
+    }
+}
+
+/// `StressIterations`' range (src/parameters.rs).
+const STRESS_RANGE: std::ops::RangeInclusive<u32> = 0..=100_000_000;
+/// `StressThreads`' range.
+const THREADS_RANGE: std::ops::RangeInclusive<u32> = 1..=64;
+/// `FailAllocationAt`'s range.
+const FAIL_AT_RANGE: std::ops::RangeInclusive<u32> = 0..=1_000_000;
 
 fn choice(flag: &str, value: Option<String>, names: &[&str]) -> Result<u32, String> {
     let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
@@ -94,23 +127,34 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
                 "ListMode",
                 Value::Dword(choice(&arg, args.next(), &["shared", "per-processor"])?),
             ),
-            "--stress" => set("StressIterations", Value::Dword(number(&arg, args.next())?)),
+            "--stress" => set(
+                "StressIterations",
+                Value::Dword(in_range(&arg, args.next(), STRESS_RANGE)?),
+            ),
             "--threads" => {
                 let list = args.next().ok_or("--threads needs a value")?;
                 bench_threads = list
                     .split(',')
-                    .map(|n| number("--threads", Some(n.to_owned())))
+                    .map(|n| in_range("--threads", Some(n.to_owned()), THREADS_RANGE))
                     .collect::<Result<_, _>>()?;
                 set("StressThreads", Value::Dword(bench_threads[0]));
             }
-            "--fail-at" => set("FailAllocationAt", Value::Dword(number(&arg, args.next())?)),
+            "--fail-at" => set(
+                "FailAllocationAt",
+                Value::Dword(in_range(&arg, args.next(), FAIL_AT_RANGE)?),
+            ),
             "--break-before-delete" => set("BreakBeforeDelete", Value::Dword(1)),
             "--param" => {
                 let pair = args.next().ok_or("--param needs NAME=VALUE")?;
                 let (name, value) = pair.split_once('=').ok_or("--param needs NAME=VALUE")?;
-                let value = value
-                    .parse()
-                    .map_or_else(|_| Value::String(value.to_owned()), Value::Dword);
+                // Digits are a REG_DWORD (any value: the driver's range checks are what
+                // --param is for), anything else a REG_SZ.
+                let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+                let value = if digits {
+                    Value::Dword(dword(&format!("--param {name}"), value)?)
+                } else {
+                    Value::String(value.to_owned())
+                };
                 set(name, value);
             }
             "run" | "test" | "bench" | "build" if command.is_none() => {
@@ -127,6 +171,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
     let command = command.ok_or("no command given")?;
     if matches!(command, Command::Test | Command::Build) && !parameters.is_empty() {
         return Err("driver parameters go with `run` or `bench`".into());
+    }
+    if command == Command::Run && bench_threads.len() > 1 {
+        return Err(
+            "--threads: `run` takes one thread count (1..64); a list is for `bench`".into(),
+        );
     }
     Ok(Options {
         command,
@@ -189,6 +238,46 @@ mod tests {
         assert!(parse(args(&["run", "--list-type", "huge"])).is_err());
         assert!(parse(args(&["run", "--list-mode", "sharded"])).is_err());
         assert!(parse(args(&["run", "--stress", "many"])).is_err());
+    }
+
+    #[test]
+    fn values_the_driver_would_clamp_or_ignore_are_refused_in_one_line() {
+        let refused = |list: &[&str]| parse(args(list)).unwrap_err();
+        for (list, expected) in [
+            (
+                &["run", "--threads", "0"][..],
+                "--threads: 0 is out of range; accepted: 1..64",
+            ),
+            (
+                &["run", "--threads", "65"],
+                "--threads: 65 is out of range; accepted: 1..64",
+            ),
+            (
+                &["bench", "--threads", "65,0"],
+                "--threads: 65 is out of range",
+            ),
+            (&["run", "--threads", "1,2"], "`run` takes one thread count"),
+            (
+                &["run", "--stress", "100_000_001"],
+                "--stress: 100000001 is out of range; accepted: 0..100000000",
+            ),
+            (
+                &["run", "--fail-at", "1000001"],
+                "--fail-at: 1000001 is out of range",
+            ),
+            (
+                &["run", "--stress", "99999999999"],
+                "too large for a REG_DWORD",
+            ),
+            (
+                &["run", "--param", "ListType=4294967296"],
+                "--param ListType: 4294967296 is too large",
+            ),
+        ] {
+            let error = refused(list);
+            assert!(error.contains(expected), "{list:?}: {error}");
+            assert!(!error.contains('\n'), "{error}");
+        }
         let bench = parse(args(&["bench", "--threads", "1,4"])).unwrap();
         assert_eq!(bench.bench_threads, [1, 4]);
     }

@@ -14,6 +14,7 @@ mod build;
 mod cli;
 mod fsutil;
 mod inf;
+mod interrupt;
 mod kit;
 mod linkmap;
 mod miri;
@@ -21,6 +22,7 @@ mod packages;
 mod pe;
 mod step;
 mod test;
+mod usage;
 mod wdk_build_linux;
 mod wine;
 

@@ -129,10 +129,13 @@ pub const WINE: &[Need] = &[
                 program: "/usr/lib/wine/wine64",
                 args: &["--version"],
             },
-            Probe::File(crate::wine::WINE_NTOSKRNL),
+            Probe::File(WINE_NTOSKRNL),
         ],
     },
 ];
+
+/// Wine's own kernel, which the fixture forwards to (package wine64).
+pub const WINE_NTOSKRNL: &str = "/usr/lib/x86_64-linux-gnu/wine/x86_64-windows/ntoskrnl.exe";
 
 /// The rustc whose sysroot has the standard library's sources (not rustup's).
 const RUSTC: &str = "/usr/bin/rustc";

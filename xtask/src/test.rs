@@ -8,8 +8,8 @@ use crate::build::{self, Artifacts};
 use crate::cli::Options;
 use crate::cli::Value;
 use crate::expected;
-use crate::wine::{Load, Prefix};
-use crate::{inf, linkmap, miri, packages, pe, step};
+use crate::wine::{Load, Prefix, Session};
+use crate::{inf, linkmap, miri, packages, pe, step, usage};
 
 /// Named checks and their outcomes.
 #[derive(Default)]
@@ -100,6 +100,7 @@ pub fn all(options: &Options) -> Result<()> {
             tally.record("clippy on the cross-build", build::clippy(options));
             pe_checks(&artifacts, &mut tally);
             wine_checks(options, &artifacts, &mut tally);
+            usage_checks(options, &mut tally);
         }
         Err(error) => tally.record("cross-build", Err(error)),
     }
@@ -168,35 +169,43 @@ fn read_map(map: &std::path::Path) -> Result<Vec<linkmap::Chunk>> {
 }
 
 /// Sets the driver's parameters (exactly these) and loads it once.
-fn load(prefix: &Prefix, parameters: &[(&str, Value)]) -> Result<Load> {
+fn load(session: &Session, parameters: &[(&str, Value)]) -> Result<Load> {
     let parameters: Vec<(String, Value)> = parameters
         .iter()
         .map(|(name, value)| ((*name).to_owned(), value.clone()))
         .collect();
-    prefix.set_parameters(&parameters)?;
-    prefix.start()
+    session.load(&parameters)
+}
+
+/// `cargo xtask run` as people use it, run as child processes (the Wine checks' session, and
+/// with it the prefix's lock, has ended).
+fn usage_checks(options: &Options, tally: &mut Tally) {
+    tally.record(
+        "run: two runs at once in one prefix, one waits for the other, both pass with their own parameters",
+        usage::two_runs_at_once(),
+    );
+    tally.record(
+        "run: Ctrl-C ends the run (exit 130) and every Wine process of the prefix; the next run passes",
+        Prefix::locate(options).and_then(|prefix| usage::ctrl_c_ends_what_the_run_started(&prefix)),
+    );
 }
 
 fn wine_checks(options: &Options, artifacts: &Artifacts, tally: &mut Tally) {
-    let prefix = match Prefix::locate(options) {
-        Ok(prefix) => prefix,
-        Err(error) => return tally.record("Wine: the project's prefix", Err(error)),
+    let session = match Session::open(options, artifacts) {
+        Ok(session) => session,
+        Err(error) => return tally.record("Wine: prefix, fixture and service", Err(error)),
     };
-    if let Err(error) = prefix.prepare(artifacts) {
-        tally.record("Wine: prefix, fixture and service", Err(error));
-        return;
-    }
-    match load(&prefix, &[]) {
+    match load(&session, &[]) {
         Ok(load) => check_seed_run(&load, tally),
         Err(error) => tally.record("Wine: load the driver with sc.exe", Err(error)),
     }
-    parameter_checks(&prefix, tally);
-    inf_check(options, &prefix, artifacts, tally);
+    parameter_checks(&session, tally);
+    inf_check(options, &session, artifacts, tally);
 }
 
 /// One load per registry parameter case (issue: parameters, fault injection, stress).
-fn parameter_checks(prefix: &Prefix, tally: &mut Tally) {
-    let load = |parameters: &[(&str, Value)]| load(prefix, parameters);
+fn parameter_checks(session: &Session, tally: &mut Tally) {
+    let load = |parameters: &[(&str, Value)]| load(session, parameters);
     tally.record(
         "Wine: ApiPath 2 runs the seed on the driver's inline port",
         {
@@ -264,7 +273,18 @@ fn parameter_checks(prefix: &Prefix, tally: &mut Tally) {
             },
         );
     }
-    per_processor_checks(prefix, tally);
+    tally.record(
+        "Wine: a run longer than Wine's 10 s service start limit (1,500,000 pairs, 2 threads) completes",
+        load(&[
+            ("StressIterations", Value::Dword(1_500_000)),
+            ("StressThreads", Value::Dword(2)),
+        ])
+        .and_then(|load| {
+            must_contain(&load, "Stress tallies balance: 15000000 blocks allocated")?;
+            clean(&load)
+        }),
+    );
+    per_processor_checks(session, tally);
     tally.record(
         "Wine: BreakBeforeDelete without a debugger does not break",
         {
@@ -280,8 +300,8 @@ fn parameter_checks(prefix: &Prefix, tally: &mut Tally) {
 }
 
 /// `ListMode 1`: the seed's story and its failure paths on one list per processor.
-fn per_processor_checks(prefix: &Prefix, tally: &mut Tally) {
-    let load = |parameters: &[(&str, Value)]| load(prefix, parameters);
+fn per_processor_checks(session: &Session, tally: &mut Tally) {
+    let load = |parameters: &[(&str, Value)]| load(session, parameters);
     for (api_path, routines) in [
         (1, "through the kernel's exported"),
         (2, "through the driver's port of the WDK's inline"),
@@ -353,7 +373,8 @@ fn per_processor_statistics(load: &Load) -> Result<()> {
 }
 
 /// The INF path: stamp LookasideList.inx, install it with setupapi, start the service it made.
-fn inf_check(options: &Options, prefix: &Prefix, artifacts: &Artifacts, tally: &mut Tally) {
+fn inf_check(options: &Options, session: &Session, artifacts: &Artifacts, tally: &mut Tally) {
+    let prefix = session.prefix();
     let outcome = inf::install_from_inf(prefix, prefix.dir(), &artifacts.driver, options.verbose)
         .and_then(|install| {
             eprintln!(
@@ -367,7 +388,7 @@ fn inf_check(options: &Options, prefix: &Prefix, artifacts: &Artifacts, tally: &
                 install.start,
                 install.error_control
             );
-            let load = load(prefix, &[])?;
+            let load = load(session, &[])?;
             seed_exact(&load)?;
             clean(&load)
         });

@@ -1,0 +1,43 @@
+//! Ctrl-C (SIGINT) and SIGTERM while the driver runs in Wine: the run stops what it started.
+//!
+//! The handler (the `ctrlc` crate, with its `termination` feature for SIGTERM) only raises a
+//! flag; the loops that wait on Wine look at it, stop the prefix's wineserver (which ends every
+//! process of the prefix: services.exe, the winedevice.exe hosting the driver), say so in one
+//! line and exit with 130, as a shell does for a command ended by SIGINT.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result};
+
+use crate::wine::Prefix;
+
+static REQUESTED: AtomicBool = AtomicBool::new(false);
+
+/// Installs the handler (once per process).
+pub fn install() -> Result<()> {
+    ctrlc::set_handler(|| REQUESTED.store(true, Ordering::SeqCst))
+        .context("installing the Ctrl-C handler")
+}
+
+/// The exit status after an interruption.
+pub const EXIT_STATUS: i32 = 130;
+
+/// If the run was interrupted: stops every Wine process of `prefix`, says so, exits 130.
+pub fn check(prefix: &Prefix) {
+    if REQUESTED.load(Ordering::SeqCst) {
+        prefix.kill_server();
+        eprintln!(
+            "interrupted: stopped every Wine process of the prefix {}",
+            prefix.dir().display()
+        );
+        std::process::exit(EXIT_STATUS);
+    }
+}
+
+/// If the run was interrupted before it started anything in Wine: exits 130.
+pub fn check_before_wine() {
+    if REQUESTED.load(Ordering::SeqCst) {
+        eprintln!("interrupted before the driver was started");
+        std::process::exit(EXIT_STATUS);
+    }
+}

@@ -1,0 +1,383 @@
+//! Starting the driver (`sc start`), watching it run, and reading back what it printed: the
+//! transcript, the fixture's accounting, the status, Wine's trouble, and the run's verdict.
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use super::{Prefix, SERVICE};
+use crate::{interrupt, step};
+
+/// What `DriverEntry` returns by design.
+pub const STATUS_DEVICE_CONFIGURATION_ERROR: u32 = 0xC000_0182;
+/// How often a long run says it is alive.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+/// How long the driver's process may take to end once `DriverEntry` has returned (seconds on a
+/// quiet machine; a loaded one has been seen to need more than ten).
+const EXIT_WAIT: Duration = Duration::from_secs(30);
+
+/// What one `sc start` showed.
+pub struct Load {
+    /// The driver's DbgPrint output, split into lines as DebugView shows them.
+    pub transcript: Vec<String>,
+    /// The fixture's own lines (leak accounting), without their prefix.
+    pub fixture: Vec<String>,
+    /// The NTSTATUS DriverEntry returned, when Wine reported one.
+    pub status: Option<u32>,
+    /// Whether `sc start` reported success (the driver stayed loaded).
+    pub started: bool,
+    /// Signs of trouble in Wine's output: unimplemented functions, crashes.
+    pub problems: Vec<String>,
+}
+
+impl Load {
+    /// The run's verdict, from everything it showed: `Ok` when `DriverEntry` returned
+    /// `STATUS_DEVICE_CONFIGURATION_ERROR` (so the driver did not stay loaded), every pool block
+    /// was back when the driver's process ended (the fixture's exact balance), fault injection,
+    /// if asked for, happened, and Wine reported no crash or missing function. The error names
+    /// the first reason in one line.
+    pub fn verdict(&self) -> Result<()> {
+        if !self.problems.is_empty() {
+            bail!("Wine reported trouble: {}", self.problems.join("; "));
+        }
+        match (self.status, self.started) {
+            (Some(STATUS_DEVICE_CONFIGURATION_ERROR), false) => {}
+            (Some(status), _) => bail!(
+                "DriverEntry returned {}; expected {}",
+                describe(status),
+                describe(STATUS_DEVICE_CONFIGURATION_ERROR)
+            ),
+            (None, true) => bail!(
+                "the driver started and stayed loaded; it should have returned {}",
+                describe(STATUS_DEVICE_CONFIGURATION_ERROR)
+            ),
+            (None, false) => bail!(
+                "Wine did not report DriverEntry's status: the driver's winedevice.exe ended without a word (rerun with --verbose for Wine's own output)"
+            ),
+        }
+        let balance = self
+            .final_balance()
+            .context("the fixture reported no pool balance when the driver's process ended")?;
+        if !balance.ends_with(" 0 outstanding") {
+            bail!("pool blocks leaked: {balance}");
+        }
+        if let Some(line) = self.transcript.iter().find(|line| {
+            line.contains("Fault injection: block allocation #") && line.contains("never happened")
+        }) {
+            bail!(
+                "fault injection was asked for but never happened: {}",
+                line.trim()
+            );
+        }
+        Ok(())
+    }
+
+    /// Prints the transcript (stdout) as DebugView shows it, then the fixture's accounting and
+    /// Wine's trouble (stderr).
+    pub fn print(&self) {
+        println!();
+        for line in &self.transcript {
+            println!("{line}");
+        }
+        if !self.fixture.is_empty() {
+            eprintln!(
+                "\nWine fixture, not driver output: its exact count of what each list handed out and took back, and the pool balance when the driver's process ended:"
+            );
+            for line in &self.fixture {
+                eprintln!("  {line}");
+            }
+        }
+        for problem in &self.problems {
+            eprintln!("wine: {problem}");
+        }
+        println!();
+    }
+
+    /// The fixture's pool balance when the driver's process ended: the last one it printed.
+    pub fn final_balance(&self) -> Option<&str> {
+        self.fixture
+            .iter()
+            .rev()
+            .find_map(|line| line.strip_prefix("pool balance: ").map(|_| line.as_str()))
+    }
+}
+
+impl Prefix {
+    /// `sc start LookasideList` on a fresh wineserver, capturing Wine's debug output, and
+    /// waiting (at most `limit`, what the run's parameters allow) for `DriverEntry` to return
+    /// and the driver's process to end; alive lines on stderr every few seconds meanwhile.
+    pub fn start(&self, limit: Duration) -> Result<Load> {
+        // The driver's output goes to the stderr of whichever wine command starts the server,
+        // so it must be this one.
+        self.kill_server();
+        step::progress("sc start LookasideList");
+        let mut child = self
+            .command("wine")
+            .args(["sc", "start", SERVICE])
+            .env(
+                "WINEDEBUG",
+                "-all,+debugstr,err+ntoskrnl,err+sc,err+seh,err+module",
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting `wine sc start`")?;
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let reader = {
+            let mut stderr = child.stderr.take().expect("piped");
+            let output = Arc::clone(&output);
+            std::thread::spawn(move || {
+                let mut chunk = [0; 4096];
+                while let Ok(n @ 1..) = std::io::Read::read(&mut stderr, &mut chunk) {
+                    output
+                        .lock()
+                        .expect("output")
+                        .extend_from_slice(&chunk[..n]);
+                }
+            })
+        };
+        let text = || String::from_utf8_lossy(&output.lock().expect("output")).into_owned();
+        let started = Instant::now();
+        let mut beat = started;
+        let (mut exit, mut exited) = (None, None);
+        // Until `sc start` has returned (DriverEntry is done) and the fixture has printed its
+        // final pool balance (the driver's process has ended, a moment later; a process that
+        // crashed may never print it: then for EXIT_WAIT at most).
+        while exit.is_none()
+            || !(has_final_balance(&text())
+                || exited.is_some_and(|at: Instant| at.elapsed() > EXIT_WAIT))
+        {
+            interrupt::check(self);
+            if exit.is_none() {
+                exit = child.try_wait()?;
+                if exit.is_some() {
+                    exited = Some(Instant::now());
+                }
+            }
+            if started.elapsed() > limit {
+                let _ = child.kill();
+                self.kill_server();
+                bail!(
+                    "the driver did not finish within {} s, the limit for this run's parameters",
+                    limit.as_secs()
+                );
+            }
+            if beat.elapsed() >= HEARTBEAT {
+                beat = Instant::now();
+                eprintln!(
+                    "    running: {:.0} s (limit {} s)",
+                    started.elapsed().as_secs_f64(),
+                    limit.as_secs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.kill_server();
+        let _ = reader.join();
+        let raw = text();
+        if self.verbose() {
+            eprint!("{raw}");
+        }
+        let mut load = parse(&raw);
+        load.started = exit.is_some_and(|status| status.success());
+        Ok(load)
+    }
+}
+
+/// Whether the fixture's process-exit balance has arrived (a balance after DriverEntry left).
+fn has_final_balance(raw: &str) -> bool {
+    raw.split_once("LookasideList: Leaving DriverEntry")
+        .is_some_and(|(_, after)| after.contains("ntoskrnl-fixture: pool balance: "))
+}
+
+/// Splits Wine's debug output into the driver's lines, the fixture's lines, the status and
+/// any trouble.
+pub fn parse(raw: &str) -> Load {
+    const DBGPRINT: &str = ":warn:debugstr:vDbgPrintExWithPrefix ";
+    let mut text = String::new();
+    let mut problems = Vec::new();
+    let mut status = None;
+    let mut in_dbgprint = false;
+    for line in raw.lines() {
+        if let Some(at) = line.find(DBGPRINT) {
+            // "<tid>:warn:debugstr:vDbgPrintExWithPrefix <component>:<level>: <text>"
+            let rest = &line[at + DBGPRINT.len()..];
+            let text_start = rest.find(": ").map_or(rest.len(), |i| i + 2);
+            text.push_str(&rest[text_start..]);
+            text.push('\n');
+            in_dbgprint = true;
+        } else if is_wine_message(line) {
+            in_dbgprint = false;
+            if let Some(code) = line.split("ZwLoadDriver failed to create driver").nth(1) {
+                status = code
+                    .rsplit(": ")
+                    .next()
+                    .and_then(|hex| u32::from_str_radix(hex.trim(), 16).ok());
+            }
+            let trouble = [
+                "unimplemented function",
+                "Unhandled",
+                "page fault",
+                "starting debugger",
+                "err:seh",
+            ];
+            if trouble.iter().any(|t| line.contains(t)) {
+                problems.push(line.to_owned());
+            }
+        } else if in_dbgprint {
+            // A DbgPrint string's later lines arrive without Wine's prefix.
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    let mut transcript = Vec::new();
+    let mut fixture = Vec::new();
+    for line in text.lines() {
+        match line.strip_prefix("ntoskrnl-fixture: ") {
+            Some(rest) => fixture.push(rest.to_owned()),
+            None => transcript.push(line.to_owned()),
+        }
+    }
+    Load {
+        transcript,
+        fixture,
+        status,
+        started: false,
+        problems,
+    }
+}
+
+/// A line Wine itself wrote: `<tid>:<class>:<channel>:...` or `wine: ...`.
+fn is_wine_message(line: &str) -> bool {
+    if line.starts_with("wine:") {
+        return true;
+    }
+    let mut parts = line.splitn(3, ':');
+    let (Some(tid), Some(class)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    !tid.is_empty()
+        && tid.len() <= 8
+        && tid.bytes().all(|b| b.is_ascii_hexdigit())
+        && ["err", "warn", "fixme", "trace"].contains(&class)
+}
+
+/// The status as `0xC0000182 STATUS_DEVICE_CONFIGURATION_ERROR`.
+pub fn describe(status: u32) -> String {
+    let name = match status {
+        0 => "STATUS_SUCCESS",
+        STATUS_DEVICE_CONFIGURATION_ERROR => "STATUS_DEVICE_CONFIGURATION_ERROR",
+        0xC000_0001 => "STATUS_UNSUCCESSFUL",
+        0xC000_009A => "STATUS_INSUFFICIENT_RESOURCES",
+        0xC000_007A => "STATUS_PROCEDURE_NOT_FOUND",
+        0xC000_0135 => "STATUS_DLL_NOT_FOUND",
+        _ => "an unexpected status",
+    };
+    format!("0x{status:08X} {name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{has_final_balance, parse};
+
+    #[test]
+    fn parses_wines_debug_output_back_into_the_drivers_lines() {
+        let raw = "\
+0118:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: \n\
+LookasideList: Entering DriverEntry\n\
+0118:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: ntoskrnl-fixture: pool balance: 1 allocated, 0 freed, 1 outstanding\n\
+0118:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: LookasideList: Doubly linked list is empty\n\
+\n\
+0118:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: LookasideList: Leaving DriverEntry\n\
+0118:err:ntoskrnl:ZwLoadDriver failed to create driver L\"\\\\Registry\\\\Machine\\\\System\\\\CurrentControlSet\\\\Services\\\\LookasideList\": c0000182\n\
+0108:err:sc:wmain failed to start service 87\n\
+0114:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: ntoskrnl-fixture: pool balance: 1 allocated, 1 freed, 0 outstanding\n";
+        let load = parse(raw);
+        assert_eq!(
+            load.transcript,
+            [
+                "",
+                "LookasideList: Entering DriverEntry",
+                "LookasideList: Doubly linked list is empty",
+                "",
+                "LookasideList: Leaving DriverEntry"
+            ]
+        );
+        assert_eq!(load.fixture.len(), 2);
+        assert_eq!(load.status, Some(0xC000_0182));
+        assert!(load.problems.is_empty());
+        assert!(has_final_balance(raw));
+        let crash =
+            parse("wine: Call from 0001 to unimplemented function ntoskrnl.exe.Foo, aborting\n");
+        assert_eq!(crash.problems.len(), 1);
+        assert_eq!(crash.status, None);
+    }
+
+    /// Wine's output of a load: the driver's lines, the fixture's, the status, and more.
+    fn captured(driver: &[&str], balance: &str, status: &str, extra: &str) -> String {
+        use std::fmt::Write as _;
+        let mut raw = String::new();
+        for line in driver {
+            let _ = writeln!(
+                raw,
+                "0118:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: {line}"
+            );
+        }
+        let _ = write!(
+            raw,
+            "0118:err:ntoskrnl:ZwLoadDriver failed to create driver L\"x\": {status}\n{extra}"
+        );
+        let _ = writeln!(
+            raw,
+            "0114:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: ntoskrnl-fixture: pool balance: {balance}"
+        );
+        raw
+    }
+
+    #[test]
+    fn the_verdict_fails_for_each_reason_with_one_line() {
+        let story = [
+            "LookasideList: Entering DriverEntry",
+            "LookasideList: Leaving DriverEntry",
+        ];
+        let clean = "7 allocated, 7 freed, 0 outstanding";
+        assert!(
+            parse(&captured(&story, clean, "c0000182", ""))
+                .verdict()
+                .is_ok()
+        );
+        let verdict = |raw: String| parse(&raw).verdict().unwrap_err().to_string();
+        let status = verdict(captured(&story, clean, "c000009a", ""));
+        assert!(
+            status.contains("DriverEntry returned 0xC000009A"),
+            "{status}"
+        );
+        let leak = verdict(captured(
+            &story,
+            "7 allocated, 6 freed, 1 outstanding",
+            "c0000182",
+            "",
+        ));
+        assert!(leak.starts_with("pool blocks leaked: "), "{leak}");
+        let crash = verdict(captured(
+            &story,
+            clean,
+            "c0000182",
+            "wine: Call from 0001 to unimplemented function ntoskrnl.exe.Foo, aborting\n",
+        ));
+        assert!(crash.starts_with("Wine reported trouble"), "{crash}");
+        let missed = [
+            "LookasideList: Entering DriverEntry",
+            "LookasideList:   Fault injection: block allocation #11 never happened (the run made 10)",
+            "LookasideList: Leaving DriverEntry",
+        ];
+        let missed = verdict(captured(&missed, clean, "c0000182", ""));
+        assert!(missed.contains("never happened"), "{missed}");
+        for error in [status, leak, crash, missed] {
+            assert!(!error.contains('\n'), "one line: {error}");
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! Loading LookasideList.sys in Wine with `sc.exe`, and reading back what it printed.
+//!
+//! Wine's `winedevice.exe` hosts kernel drivers and prints their `DbgPrint` output on its
+//! `debugstr` channel. Wine 8 lacks the `Ex*LookasideListEx` routines, so winedevice loads the
+//! test fixture in `wine/ntoskrnl` as its `ntoskrnl.exe`: it forwards everything else to Wine's
+//! own kernel, renamed `wntoskrnl.dll`.
+//!
+//! A run's life cycle, in [`run_main_job`]: lock the prefix ([`lock`]), make the prefix
+//! ([`prefix`]), install the fixture, the driver and its parameters ([`parameters`]), start
+//! and watch the driver ([`load`]), judge the run, clean up (the watch stops the prefix's
+//! wineserver; the lock goes with the [`Session`]).
+
+mod load;
+mod lock;
+mod parameters;
+mod prefix;
+
+pub use load::{Load, STATUS_DEVICE_CONFIGURATION_ERROR, describe};
+pub use parameters::run_limit;
+pub use prefix::{PREFIX_VARIABLE, Prefix, SERVICE};
+
+use anyhow::Result;
+
+use crate::build::{self, Artifacts};
+use crate::cli::{Options, Value};
+use crate::{interrupt, packages};
+use lock::PrefixLock;
+
+/// The project's prefix, held for one run (or a series of loads), ready to start the driver.
+pub struct Session {
+    prefix: Prefix,
+    _lock: PrefixLock,
+}
+
+impl Session {
+    /// Locks the prefix (waiting for another run), makes it if needed, and puts the fixture,
+    /// the driver and its service in.
+    pub fn open(options: &Options, artifacts: &Artifacts) -> Result<Self> {
+        interrupt::install()?;
+        let prefix = Prefix::locate(options)?;
+        let lock = PrefixLock::acquire(prefix.dir())?;
+        interrupt::check(&prefix);
+        prefix.prepare(artifacts)?;
+        interrupt::check(&prefix);
+        Ok(Self {
+            prefix,
+            _lock: lock,
+        })
+    }
+
+    /// The prefix.
+    pub const fn prefix(&self) -> &Prefix {
+        &self.prefix
+    }
+
+    /// Sets exactly these driver parameters and loads the driver once.
+    pub fn load(&self, parameters: &[(String, Value)]) -> Result<Load> {
+        self.prefix.set_parameters(parameters)?;
+        interrupt::check(&self.prefix);
+        self.prefix.start(run_limit(parameters))
+    }
+}
+
+/// The main job: build, load, print the transcript like DebugView, judge the run.
+pub fn run_main_job(options: &Options) -> Result<()> {
+    packages::ensure(&[packages::BUILD, packages::WINE], options.verbose)?;
+    let artifacts = build::all(options)?;
+    let session = Session::open(options, &artifacts)?;
+    let load = session.load(&options.parameters)?;
+    load.print();
+    load.verdict()?;
+    println!(
+        "DriverEntry returned {} — expected: the driver unloads itself; every pool block came back",
+        describe(STATUS_DEVICE_CONFIGURATION_ERROR)
+    );
+    Ok(())
+}

@@ -1,0 +1,195 @@
+//! The driver's registry parameters in the prefix: written as a `.reg` file, imported, read
+//! back; and how long a run with them may take.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use super::Prefix;
+use crate::cli::Value;
+use crate::step;
+
+const PARAMETERS_KEY: &str =
+    r"HKEY_LOCAL_MACHINE\System\CurrentControlSet\Services\LookasideList\Parameters";
+/// Where Wine's services.exe reads how long a service may take to start
+/// (`ServicesPipeTimeout`, milliseconds; 10,000 by default, as on Windows).
+const CONTROL_KEY: &str = r"HKEY_LOCAL_MACHINE\System\CurrentControlSet\Control";
+
+/// How long a run with these parameters may take: a minute for the seed's story and Wine, plus
+/// the stress run at 2 µs per pair, thread and measurement (a pair costs tens to a few hundred
+/// nanoseconds under Wine, more when the threads outnumber the cores). Both the service's start
+/// limit and the tool's own waits follow from it.
+pub fn run_limit(parameters: &[(String, Value)]) -> Duration {
+    let dword = |wanted: &str| {
+        parameters.iter().find_map(|(name, value)| match value {
+            Value::Dword(n) if name == wanted => Some(u64::from(*n)),
+            _ => None,
+        })
+    };
+    let pairs = dword("StressIterations").unwrap_or(0);
+    let threads = dword("StressThreads").unwrap_or(1).max(1);
+    // Three measurements (floor, list, pool), five runs each (src/stress.rs).
+    Duration::from_mins(1) + Duration::from_micros(pairs * threads * 15 * 2)
+}
+
+impl Prefix {
+    /// Replaces the service's `Parameters` key with exactly these values (none: no key), then
+    /// reads the key back: a value that did not arrive as given stops the run.
+    pub fn set_parameters(&self, parameters: &[(String, Value)]) -> Result<()> {
+        let file = self.dir().join("lookasidelist-parameters.reg");
+        fs::write(&file, reg_file(parameters, run_limit(parameters))?)?;
+        let listed: Vec<String> = parameters
+            .iter()
+            .map(|(name, value)| match value {
+                Value::Dword(n) => format!("{name}={n}"),
+                Value::String(text) => format!("{name}={text:?}"),
+            })
+            .collect();
+        let what = if listed.is_empty() {
+            "no driver parameters (the seed's behaviour)".to_owned()
+        } else {
+            format!("driver parameters: {}", listed.join(" "))
+        };
+        let windows_path = format!("Z:{}", file.display()).replace('/', "\\");
+        step::run(
+            &what,
+            self.command("wine").args(["reg", "import", &windows_path]),
+            self.verbose(),
+        )?;
+        if parameters.is_empty() {
+            return Ok(());
+        }
+        let query = step::capture(self.command("wine").args(["reg", "query", PARAMETERS_KEY]))?;
+        check_arrived(parameters, &String::from_utf8_lossy(&query.stdout))
+    }
+}
+
+/// The `.reg` file that replaces the `Parameters` key with `parameters`: names and strings
+/// quoted and escaped as the format wants (`\\` and `\"`); a name or string with a control
+/// character (a line break would end the entry) is refused.
+///
+/// It also sets the prefix's `ServicesPipeTimeout` to `limit`, so that Wine's services.exe
+/// waits for `DriverEntry` as long as the run may take (by default it gives up after 10 s, with
+/// the driver still running).
+pub fn reg_file(parameters: &[(String, Value)], limit: Duration) -> Result<String> {
+    let timeout = u32::try_from(limit.as_millis()).unwrap_or(u32::MAX - 1);
+    let mut reg = format!(
+        "Windows Registry Editor Version 5.00\r\n\r\n[{CONTROL_KEY}]\r\n\"ServicesPipeTimeout\"=dword:{timeout:08x}\r\n\r\n[-{PARAMETERS_KEY}]\r\n"
+    );
+    if parameters.is_empty() {
+        return Ok(reg);
+    }
+    let _ = write!(reg, "\r\n[{PARAMETERS_KEY}]\r\n");
+    for (name, value) in parameters {
+        let name = reg_string(name).with_context(|| format!("--param {name:?}: the name"))?;
+        let _ = match value {
+            Value::Dword(n) => write!(reg, "{name}=dword:{n:08x}\r\n"),
+            Value::String(text) => {
+                let text = reg_string(text)
+                    .with_context(|| format!("--param {name}: the value {text:?}"))?;
+                write!(reg, "{name}={text}\r\n")
+            }
+        };
+    }
+    Ok(reg)
+}
+
+/// `text` as a quoted `.reg` string.
+fn reg_string(text: &str) -> Result<String> {
+    if text.is_empty() {
+        bail!("an empty name or value cannot be written");
+    }
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        bail!("it holds the control character {c:?}, which a .reg file cannot carry");
+    }
+    Ok(format!(
+        "\"{}\"",
+        text.replace('\\', "\\\\").replace('"', "\\\"")
+    ))
+}
+
+/// Checks `wine reg query` output of the `Parameters` key against what was written: each
+/// value there, with its type and data.
+pub fn check_arrived(parameters: &[(String, Value)], query: &str) -> Result<()> {
+    for (name, value) in parameters {
+        let found = query.lines().find_map(|line| {
+            let line = line.trim_start();
+            let rest = line.strip_prefix(name.as_str())?;
+            let rest = rest.strip_prefix("    ")?;
+            rest.split_once("    ")
+        });
+        let Some((reg_type, data)) = found else {
+            bail!(
+                "the driver parameter {name} did not reach the registry (wine reg query shows no such value)"
+            );
+        };
+        let arrived = match value {
+            Value::Dword(n) => {
+                reg_type == "REG_DWORD"
+                    && data
+                        .strip_prefix("0x")
+                        .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                        == Some(*n)
+            }
+            Value::String(text) => reg_type == "REG_SZ" && data == text,
+        };
+        if !arrived {
+            bail!(
+                "the driver parameter {name} reached the registry as {reg_type} {data:?}, not as given ({value:?})"
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{check_arrived, reg_file, run_limit};
+    use crate::cli::Value;
+
+    #[test]
+    fn parameters_are_escaped_for_the_reg_format_and_checked_on_arrival() {
+        let parameters = vec![
+            ("ListType".to_owned(), Value::String(r#"a"b\c"#.to_owned())),
+            ("StressThreads".to_owned(), Value::Dword(2)),
+        ];
+        let reg = reg_file(&parameters, Duration::from_mins(1)).unwrap();
+        assert!(
+            reg.contains("\"ServicesPipeTimeout\"=dword:0000ea60\r\n"),
+            "{reg}"
+        );
+        assert!(reg.contains("\"ListType\"=\"a\\\"b\\\\c\"\r\n"), "{reg}");
+        assert!(
+            reg.contains("\"StressThreads\"=dword:00000002\r\n"),
+            "{reg}"
+        );
+        let line_break = vec![("ListType".to_owned(), Value::String("a\nb".to_owned()))];
+        assert!(reg_file(&line_break, Duration::ZERO).is_err());
+        // `wine reg query` as it prints the key.
+        let query = "\r\nHKEY_LOCAL_MACHINE\\System\\CurrentControlSet\\Services\\LookasideList\\Parameters\r\n    ListType    REG_SZ    a\"b\\c\r\n    StressThreads    REG_DWORD    0x2\r\n\r\n";
+        check_arrived(&parameters, query).unwrap();
+        let lost = "    StressThreads    REG_DWORD    0x2\r\n";
+        let error = check_arrived(&parameters, lost).unwrap_err().to_string();
+        assert!(
+            error.contains("ListType did not reach the registry"),
+            "{error}"
+        );
+        let changed = "    ListType    REG_SZ    ab\r\n    StressThreads    REG_DWORD    0x2\r\n";
+        let error = check_arrived(&parameters, changed).unwrap_err().to_string();
+        assert!(error.contains("not as given"), "{error}");
+    }
+
+    #[test]
+    fn the_run_limit_follows_the_stress_parameters() {
+        assert_eq!(run_limit(&[]), Duration::from_mins(1));
+        let long = [
+            ("StressIterations".to_owned(), Value::Dword(3_000_000)),
+            ("StressThreads".to_owned(), Value::Dword(2)),
+        ];
+        assert_eq!(run_limit(&long), Duration::from_mins(4));
+    }
+}

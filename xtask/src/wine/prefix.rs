@@ -1,0 +1,260 @@
+//! The project's own Wine prefix: where it is, making it, and putting the fixture, the driver
+//! and its service in.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+use crate::build::{self, Artifacts};
+use crate::cli::Options;
+use crate::packages::WINE_NTOSKRNL;
+use crate::step;
+
+/// The driver's service name.
+pub const SERVICE: &str = "LookasideList";
+/// Marks a prefix this tool finished creating (a half-created one lacks it).
+const READY_MARKER: &str = ".lookasidelist-prefix-ready";
+/// Marks a folder this tool started to make a prefix in: only such a folder is ever removed.
+const CREATING_MARKER: &str = ".lookasidelist-prefix-creating";
+/// The project's own variable for where its prefix lives (default: `target/wine`).
+pub const PREFIX_VARIABLE: &str = "LOOKASIDELIST_WINEPREFIX";
+
+/// The project's own Wine prefix: `target/wine`, or where `LOOKASIDELIST_WINEPREFIX` puts it.
+///
+/// It is the project's alone: the fixture replaces its `ntoskrnl.exe` and adds a DLL override,
+/// so a prefix the project did not make (`$WINEPREFIX`, a user's own) is never used, nor
+/// changed.
+pub struct Prefix {
+    dir: PathBuf,
+    verbose: bool,
+}
+
+impl Prefix {
+    /// The prefix's folder; says once on stderr that a `$WINEPREFIX` is left alone.
+    pub fn locate(options: &Options) -> Result<Self> {
+        let dir = match std::env::var_os(PREFIX_VARIABLE) {
+            Some(dir) if !dir.is_empty() => absolute_dir(Path::new(&dir))
+                .with_context(|| format!("{PREFIX_VARIABLE}={}", dir.display()))?,
+            _ => build::root().join("target/wine"),
+        };
+        if let Some(theirs) = std::env::var_os("WINEPREFIX").filter(|dir| !dir.is_empty()) {
+            step::progress(&format!(
+                "WINEPREFIX={} is left as it is: the driver runs in this project's own prefix, {} ({PREFIX_VARIABLE} moves it)",
+                theirs.display(),
+                dir.display()
+            ));
+        }
+        Ok(Self {
+            dir,
+            verbose: options.verbose,
+        })
+    }
+
+    /// Whether Wine's own output is shown.
+    pub const fn verbose(&self) -> bool {
+        self.verbose
+    }
+
+    /// The prefix's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn system32(&self) -> PathBuf {
+        self.dir.join("drive_c/windows/system32")
+    }
+
+    fn usable(&self) -> bool {
+        self.dir.join("system.reg").is_file()
+            && self.system32().join("ntoskrnl.exe").is_file()
+            && self.dir.join(READY_MARKER).is_file()
+    }
+
+    /// Whether the folder is one this tool made a prefix in (finished or not).
+    fn made_here(&self) -> bool {
+        self.dir.join(READY_MARKER).is_file() || self.dir.join(CREATING_MARKER).is_file()
+    }
+
+    /// A `wine`-family command with this prefix, headless and quiet.
+    pub fn command(&self, program: &str) -> Command {
+        let mut command = Command::new(program);
+        command
+            .env("WINEPREFIX", &self.dir)
+            // No Mono/Gecko installers (there is no network); no display needed.
+            .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
+            .env("WINEDEBUG", "-all")
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY");
+        command
+    }
+
+    /// Creates the prefix on first use; recreates one of ours that is half-created.
+    pub fn ensure(&self) -> Result<()> {
+        if self.usable() {
+            return Ok(());
+        }
+        let empty = fs::read_dir(&self.dir).map_or(true, |mut entries| entries.next().is_none());
+        if self.dir.exists() && !empty {
+            if !self.made_here() {
+                bail!(
+                    "{} is not a Wine prefix this project made, and not empty: {PREFIX_VARIABLE} must name a new or empty folder (the project changes its prefix's kernel), or be unset for target/wine",
+                    self.dir.display()
+                );
+            }
+            step::progress(&format!(
+                "the Wine prefix {} is incomplete (an interrupted creation?): recreating it",
+                self.dir.display()
+            ));
+            self.kill_server();
+            fs::remove_dir_all(&self.dir)
+                .with_context(|| format!("removing {}", self.dir.display()))?;
+        }
+        fs::create_dir_all(&self.dir)?;
+        fs::write(
+            self.dir.join(CREATING_MARKER),
+            "being created by cargo xtask\n",
+        )?;
+        let what = format!(
+            "creating the Wine prefix {} (first run only, ~10 s)",
+            self.dir.display()
+        );
+        step::run(&what, self.command("wineboot").arg("-i"), self.verbose)?;
+        self.wait_server();
+        if !self.dir.join("system.reg").is_file() {
+            bail!(
+                "wineboot finished but {} has no system.reg",
+                self.dir.display()
+            );
+        }
+        fs::write(self.dir.join(READY_MARKER), "created by cargo xtask\n")?;
+        fs::remove_file(self.dir.join(CREATING_MARKER))?;
+        Ok(())
+    }
+
+    /// Stops the prefix's wineserver and, with it, every Wine process of the prefix.
+    pub fn kill_server(&self) {
+        let _ = self
+            .command("wineserver")
+            .arg("-k")
+            .stderr(Stdio::null())
+            .status();
+        self.wait_server();
+    }
+
+    fn wait_server(&self) {
+        let _ = self.command("wineserver").arg("-w").status();
+    }
+
+    fn wine(&self, what: &str, args: &[&str]) -> Result<std::process::Output> {
+        step::run(what, self.command("wine").args(args), self.verbose)
+    }
+
+    /// Puts the fixture in as winedevice's `ntoskrnl.exe` (Wine's own becomes `wntoskrnl.dll`).
+    pub fn install_fixture(&self, fixture: &Path) -> Result<()> {
+        let system32 = self.system32();
+        fs::copy(WINE_NTOSKRNL, system32.join("wntoskrnl.dll"))
+            .with_context(|| format!("copying Wine's {WINE_NTOSKRNL} (package wine64)"))?;
+        fs::copy(fixture, system32.join("ntoskrnl.exe")).context("installing the fixture")?;
+        self.wine(
+            "installing the Wine ntoskrnl fixture for winedevice.exe",
+            &[
+                "reg",
+                "add",
+                r"HKCU\Software\Wine\AppDefaults\winedevice.exe\DllOverrides",
+                "/v",
+                "ntoskrnl.exe",
+                "/d",
+                "native,builtin",
+                "/f",
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Copies the driver to `system32\drivers` and (re)creates its service, replacing a stale one.
+    pub fn install_driver(&self, driver: &Path) -> Result<()> {
+        let drivers = self.system32().join("drivers");
+        fs::create_dir_all(&drivers)?;
+        fs::copy(driver, drivers.join("LookasideList.sys")).context("copying the driver")?;
+        // A service left by an earlier run (maybe with another binPath) is replaced.
+        let _ = step::capture(self.command("wine").args(["sc", "delete", SERVICE]));
+        self.wine(
+            r"sc create LookasideList type= kernel binPath= C:\windows\system32\drivers\LookasideList.sys",
+            &[
+                "sc",
+                "create",
+                SERVICE,
+                "type=",
+                "kernel",
+                "binPath=",
+                r"C:\windows\system32\drivers\LookasideList.sys",
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Everything a load needs: the prefix, the fixture, the driver and its service.
+    pub fn prepare(&self, artifacts: &Artifacts) -> Result<()> {
+        self.ensure()?;
+        self.install_fixture(&artifacts.fixture)?;
+        self.install_driver(&artifacts.driver)
+    }
+}
+
+/// `dir` made absolute: `~` and `~/...` from `$HOME`, a relative path from the current folder.
+fn absolute_dir(dir: &Path) -> Result<PathBuf> {
+    let text = dir.to_string_lossy();
+    let expanded = match text.strip_prefix('~') {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+            let home = std::env::var_os("HOME").context("~ needs $HOME")?;
+            PathBuf::from(home).join(rest.trim_start_matches('/'))
+        }
+        _ => dir.to_path_buf(),
+    };
+    Ok(std::path::absolute(expanded)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::{Prefix, READY_MARKER};
+
+    #[test]
+    fn a_half_created_prefix_is_not_usable_until_marked_and_a_foreign_one_is_refused() {
+        let dir = std::env::temp_dir().join(format!("xtask-prefix-test-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let prefix = Prefix {
+            dir: dir.clone(),
+            verbose: false,
+        };
+        assert!(!prefix.usable(), "missing");
+        fs::create_dir_all(dir.join("drive_c/windows/system32")).unwrap();
+        fs::write(dir.join("system.reg"), "").unwrap();
+        fs::write(dir.join("drive_c/windows/system32/ntoskrnl.exe"), "").unwrap();
+        assert!(!prefix.usable(), "no marker: not a finished prefix of ours");
+        // A prefix this project did not make (a user's own) is refused, and left as it was.
+        let error = prefix.ensure().unwrap_err().to_string();
+        assert!(
+            error.contains("not a Wine prefix this project made"),
+            "{error}"
+        );
+        assert!(dir.join("system.reg").is_file(), "untouched");
+        fs::write(dir.join(READY_MARKER), "").unwrap();
+        assert!(prefix.usable());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_prefix_folder_is_made_absolute() {
+        let home = std::path::PathBuf::from(std::env::var_os("HOME").unwrap());
+        assert_eq!(
+            super::absolute_dir(std::path::Path::new("~/wp")).unwrap(),
+            home.join("wp")
+        );
+        let relative = super::absolute_dir(std::path::Path::new("relwp")).unwrap();
+        assert_eq!(relative, std::env::current_dir().unwrap().join("relwp"));
+    }
+}
