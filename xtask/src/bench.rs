@@ -12,9 +12,9 @@ use std::fs;
 use anyhow::{Context, Result, bail};
 
 use crate::build;
-use crate::cli::{Options, Value};
-use crate::packages;
+use crate::cli::{self, Options, Value};
 use crate::wine::{Load, Session};
+use crate::{packages, step};
 
 /// The list modes, as the table names them, with their `ListMode` values.
 const LIST_MODES: [(&str, u32); 2] = [("shared", 0), ("per-processor", 1)];
@@ -93,7 +93,8 @@ pub fn run(options: &Options) -> Result<()> {
                 _ => None,
             })
     };
-    let pairs = given("StressIterations").unwrap_or(1_000_000);
+    let pairs = given("StressIterations").unwrap_or(DEFAULT_PAIRS);
+    let turns = options.turns.unwrap_or(cli::DEFAULT_TURNS);
     let modes: Vec<(&str, u32)> = match given("ListMode") {
         Some(mode) => LIST_MODES.into_iter().filter(|m| m.1 == mode).collect(),
         None => LIST_MODES.to_vec(),
@@ -108,55 +109,139 @@ pub fn run(options: &Options) -> Result<()> {
     } else {
         options.bench_threads.clone()
     };
-    let mut rows = Vec::new();
-    for &(list, list_mode) in &modes {
+    let mut specs = Vec::new();
+    for &list in &modes {
         for &count in &threads {
-            for &(path, api_path) in &paths {
-                let mut parameters: Vec<(String, Value)> = options
-                    .parameters
-                    .iter()
-                    .filter(|(name, _)| {
-                        !["StressIterations", "StressThreads", "ApiPath", "ListMode"]
-                            .contains(&name.as_str())
-                    })
-                    .cloned()
-                    .collect();
-                parameters.push(("StressIterations".into(), Value::Dword(pairs)));
-                parameters.push(("StressThreads".into(), Value::Dword(count)));
-                parameters.push(("ApiPath".into(), Value::Dword(api_path)));
-                parameters.push(("ListMode".into(), Value::Dword(list_mode)));
-                let load: Load = session.load(&parameters)?;
-                let row = row(&load.transcript, count, list).with_context(|| {
-                    format!("no stress results in the transcript ({list}, {path}, {count} threads)")
-                })?;
-                if !row.balanced {
-                    bail!("the threads' tallies did not balance ({list}, {path}, {count} threads)");
-                }
-                rows.push(row);
+            for &path in &paths {
+                specs.push((list, count, path));
             }
         }
     }
+    // The turns interleaved: every row once per turn, so a disturbance of the machine spreads
+    // over the rows instead of spoiling one.
+    let mut measured: Vec<Vec<Row>> = specs.iter().map(|_| Vec::new()).collect();
+    for turn in 1..=turns {
+        step::progress(&format!("turn {turn} of {turns}: {} rows", specs.len()));
+        for (&((list, list_mode), count, (path, api_path)), rows) in specs.iter().zip(&mut measured)
+        {
+            let mut parameters: Vec<(String, Value)> = options
+                .parameters
+                .iter()
+                .filter(|(name, _)| {
+                    !["StressIterations", "StressThreads", "ApiPath", "ListMode"]
+                        .contains(&name.as_str())
+                })
+                .cloned()
+                .collect();
+            parameters.push(("StressIterations".into(), Value::Dword(pairs)));
+            parameters.push(("StressThreads".into(), Value::Dword(count)));
+            parameters.push(("ApiPath".into(), Value::Dword(api_path)));
+            parameters.push(("ListMode".into(), Value::Dword(list_mode)));
+            let load: Load = session.load(&parameters)?;
+            load.verdict()
+                .with_context(|| format!("{list}, {path}, {count} threads"))?;
+            let row = row(&load.transcript, count, list).with_context(|| {
+                format!("no stress results in the transcript ({list}, {path}, {count} threads)")
+            })?;
+            if !row.balanced {
+                bail!("the threads' tallies did not balance ({list}, {path}, {count} threads)");
+            }
+            rows.push(row);
+        }
+    }
+    let summaries: Vec<Summary> = measured.iter().map(|rows| Summary::of(rows)).collect();
     println!();
-    print!("{}", table(pairs, &rows));
-    print!("{}", goals(&rows));
+    print!("{}", table(pairs, turns, &summaries));
+    let (report, met) = goals(&summaries);
+    print!("{report}");
     let json = build::root().join("target/bench/latest.json");
     fs::create_dir_all(json.parent().expect("a directory"))?;
-    fs::write(&json, to_json(pairs, &rows))
+    fs::write(&json, to_json(pairs, turns, &summaries))
         .with_context(|| format!("writing {}", json.display()))?;
     println!("written: {}", json.display());
+    if !met {
+        bail!("a goal was not met (see above); on a busy machine, rerun when it is quiet");
+    }
     Ok(())
 }
 
-/// The table as printed.
-fn table(pairs: u32, rows: &[Row]) -> String {
+/// Pairs per thread when `--stress` is not given: with [`cli::DEFAULT_TURNS`] turns, a default
+/// bench of eight rows takes about two minutes here.
+const DEFAULT_PAIRS: u32 = 300_000;
+/// A ratio whose turns spread wider than this, around their median, is marked as not to be
+/// trusted.
+const TRUSTED_SPREAD: f64 = 0.10;
+
+/// One row over its turns: the medians, and the spread of the ratios.
+#[derive(Debug)]
+pub struct Summary {
+    /// The medians of the turns' numbers (hit rate: the lowest).
+    pub median: Row,
+    /// lookaside / floor: the median of the turns' ratios, and their spread around it
+    /// (largest distance from it over it).
+    pub floor_ratio: (f64, f64),
+    /// pool / lookaside, likewise.
+    pub pool_ratio: (f64, f64),
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    if values.len().is_multiple_of(2) {
+        f64::midpoint(values[middle - 1], values[middle])
+    } else {
+        values[middle]
+    }
+}
+
+/// The median of `values` and their largest distance from it, relative to it.
+fn median_and_spread(values: &[f64]) -> (f64, f64) {
+    let middle = median(values.to_vec());
+    let spread = values
+        .iter()
+        .map(|value| (value - middle).abs() / middle)
+        .fold(0.0, f64::max);
+    (middle, spread)
+}
+
+fn ratios(rows: &[Row], ratio: fn(&Row) -> f64) -> Vec<f64> {
+    rows.iter().map(ratio).collect()
+}
+
+impl Summary {
+    fn of(rows: &[Row]) -> Self {
+        let pick = |field: fn(&Row) -> f64| median(rows.iter().map(field).collect());
+        let first = &rows[0];
+        Self {
+            median: Row {
+                threads: first.threads,
+                path: first.path.clone(),
+                list: first.list.clone(),
+                floor_ns: pick(|row| row.floor_ns),
+                lookaside_ns: pick(|row| row.lookaside_ns),
+                pool_ns: pick(|row| row.pool_ns),
+                hit_rate: rows
+                    .iter()
+                    .map(|row| row.hit_rate)
+                    .fold(f64::INFINITY, f64::min),
+                balanced: rows.iter().all(|row| row.balanced),
+            },
+            floor_ratio: median_and_spread(&ratios(rows, |row| row.lookaside_ns / row.floor_ns)),
+            pool_ratio: median_and_spread(&ratios(rows, |row| row.pool_ns / row.lookaside_ns)),
+        }
+    }
+}
+
+/// The table as printed: medians over the turns, each ratio with its spread.
+fn table(pairs: u32, turns: u32, summaries: &[Summary]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{pairs} alloc+free pairs per thread, 32-byte blocks, ns per pair per thread (Wine, this machine)"
+        "{pairs} alloc+free pairs per thread, 32-byte blocks, ns per pair per thread (Wine, this machine); medians of {turns} turns, ratios ± their spread"
     );
     let _ = writeln!(
         out,
-        "{:<13}  {:>7}  {:<9} {:>11} {:>10} {:>9} {:>16} {:>15} {:>9}",
+        "{:<13}  {:>7}  {:<9} {:>11} {:>10} {:>9} {:>22} {:>21} {:>9}",
         "list",
         "threads",
         "api path",
@@ -167,45 +252,68 @@ fn table(pairs: u32, rows: &[Row]) -> String {
         "pool/lookaside",
         "hit rate"
     );
-    for row in rows {
+    let ratio = |(value, spread): (f64, f64)| {
+        let mark = if spread > TRUSTED_SPREAD { "?" } else { " " };
+        format!("{value:.2}x ±{:>3.0}%{mark}", spread * 100.0)
+    };
+    let mut untrusted = false;
+    for summary in summaries {
+        let row = &summary.median;
+        untrusted |=
+            summary.floor_ratio.1 > TRUSTED_SPREAD || summary.pool_ratio.1 > TRUSTED_SPREAD;
         let _ = writeln!(
             out,
-            "{:<13}  {:>7}  {:<9} {:>11.1} {:>10.1} {:>9.1} {:>15.2}x {:>14.2}x {:>8.2}%",
+            "{:<13}  {:>7}  {:<9} {:>11.1} {:>10.1} {:>9.1} {:>22} {:>21} {:>8.2}%",
             row.list,
             row.threads,
             row.path,
             row.floor_ns,
             row.lookaside_ns,
             row.pool_ns,
-            row.lookaside_ns / row.floor_ns,
-            row.pool_ns / row.lookaside_ns,
+            ratio(summary.floor_ratio),
+            ratio(summary.pool_ratio),
             row.hit_rate
+        );
+    }
+    if untrusted {
+        let _ = writeln!(
+            out,
+            "?: the turns spread more than ±{:.0}% around the median: too wide to trust (a busy machine? rerun, or give more --turns)",
+            TRUSTED_SPREAD * 100.0
         );
     }
     out
 }
 
-/// The issue's goals, judged on these rows (printed, never failing the command: the numbers
-/// of a shared, noisy machine).
-fn goals(rows: &[Row]) -> String {
-    let mut out = String::from("goals, this run:\n");
-    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
-    for row in rows.iter().filter(|row| row.threads == 1) {
-        let ratio = row.lookaside_ns / row.floor_ns;
+/// The goals, judged on the medians; whether all were met (the command's exit status).
+fn goals(summaries: &[Summary]) -> (String, bool) {
+    let mut out = String::from("goals (medians of the turns):\n");
+    let mut all = true;
+    let mut verdict = |ok: bool| {
+        all &= ok;
+        if ok { "met" } else { "NOT met" }
+    };
+    for summary in summaries
+        .iter()
+        .filter(|summary| summary.median.threads == 1)
+    {
+        let ratio = summary.floor_ratio.0;
         let _ = writeln!(
             out,
             "  1 thread, {} {}: lookaside {ratio:.2}x the floor (goal <= {FLOOR_GOAL}x): {}",
-            row.list,
-            row.path,
+            summary.median.list,
+            summary.median.path,
             verdict(ratio <= FLOOR_GOAL)
         );
     }
-    for row in rows
+    for summary in summaries
         .iter()
-        .filter(|row| row.list == "per-processor" && row.threads == 2)
+        .filter(|summary| summary.median.list == "per-processor" && summary.median.threads == 2)
     {
-        let alone = rows
+        let row = &summary.median;
+        let alone = summaries
             .iter()
+            .map(|one| &one.median)
             .find(|one| one.list == row.list && one.path == row.path && one.threads == 1);
         if let Some(alone) = alone {
             let ratio = row.lookaside_ns / alone.lookaside_ns;
@@ -217,46 +325,54 @@ fn goals(rows: &[Row]) -> String {
             );
         }
     }
-    let lowest = rows
+    let lowest = summaries
         .iter()
-        .map(|row| row.hit_rate)
+        .map(|summary| summary.median.hit_rate)
         .fold(f64::INFINITY, f64::min);
     let _ = writeln!(
         out,
         "  lowest hit rate {lowest:.2}% (goal >= {HIT_RATE_GOAL}% in every row): {}",
         verdict(lowest >= HIT_RATE_GOAL)
     );
-    out
+    (out, all)
 }
 
-/// `{"pairs": N, "rows": [{"threads": 1, "api_path": "exported", "list": "shared", ...}]}`:
-/// the numbers the table shows, as the driver printed them.
-fn to_json(pairs: u32, rows: &[Row]) -> String {
-    let rows: Vec<String> = rows
+/// `{"pairs": N, "turns": T, "rows": [{"threads": 1, "api_path": "exported", "list": "shared",
+/// ...}]}`: the numbers the table shows (medians), the fields of earlier versions first, the
+/// ratios and their spreads beside them.
+fn to_json(pairs: u32, turns: u32, summaries: &[Summary]) -> String {
+    let rows: Vec<String> = summaries
         .iter()
-        .map(|row| {
+        .map(|summary| {
+            let row = &summary.median;
             format!(
                 "{{\"threads\": {}, \"api_path\": \"{}\", \"list\": \"{}\", \"floor_ns\": {:?}, \
-                 \"lookaside_ns\": {:?}, \"pool_ns\": {:?}, \"hit_rate\": {:?}}}",
+                 \"lookaside_ns\": {:?}, \"pool_ns\": {:?}, \"hit_rate\": {:?}, \
+                 \"lookaside_floor_ratio\": {:.3}, \"lookaside_floor_spread\": {:.3}, \
+                 \"pool_lookaside_ratio\": {:.3}, \"pool_lookaside_spread\": {:.3}}}",
                 row.threads,
                 row.path,
                 row.list,
                 row.floor_ns,
                 row.lookaside_ns,
                 row.pool_ns,
-                row.hit_rate
+                row.hit_rate,
+                summary.floor_ratio.0,
+                summary.floor_ratio.1,
+                summary.pool_ratio.0,
+                summary.pool_ratio.1
             )
         })
         .collect();
     format!(
-        "{{\"pairs\": {pairs}, \"rows\": [\n  {}\n]}}\n",
+        "{{\"pairs\": {pairs}, \"turns\": {turns}, \"rows\": [\n  {}\n]}}\n",
         rows.join(",\n  ")
     )
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Row, row, to_json};
+    use super::{Row, Summary, row, table, to_json};
 
     fn transcript() -> Vec<String> {
         [
@@ -287,28 +403,64 @@ mod tests {
         assert!(!super::row(&unbalanced, 2, "shared").unwrap().balanced);
     }
 
+    fn turn(floor_ns: f64, lookaside_ns: f64) -> Row {
+        Row {
+            threads: 1,
+            path: "exported".into(),
+            list: "shared".into(),
+            floor_ns,
+            lookaside_ns,
+            pool_ns: lookaside_ns * 3.0,
+            hit_rate: 100.0,
+            balanced: true,
+        }
+    }
+
     #[test]
-    fn json_has_the_issues_shape_and_the_printed_numbers() {
-        let rows = [
-            Row {
-                threads: 1,
-                path: "exported".into(),
-                list: "shared".into(),
-                floor_ns: 18.2,
-                lookaside_ns: 33.4,
-                pool_ns: 66.1,
-                hit_rate: 100.0,
-                balanced: true,
+    fn turns_give_medians_and_the_spread_of_the_ratios() {
+        // Ratios 1.0, 1.2, 1.1: median 1.1, spread 0.1 / 1.1.
+        let summary = Summary::of(&[turn(20.0, 20.0), turn(15.0, 18.0), turn(10.0, 11.0)]);
+        assert!((summary.median.floor_ns - 15.0).abs() < 1e-9);
+        assert!((summary.median.lookaside_ns - 18.0).abs() < 1e-9);
+        assert!((summary.floor_ratio.0 - 1.1).abs() < 1e-9);
+        assert!((summary.floor_ratio.1 - 0.1 / 1.1).abs() < 1e-9);
+        let table = table(1000, 3, &[summary]);
+        assert!(table.contains("1.10x ±  9%"), "{table}");
+        assert!(!table.contains("too wide"), "{table}");
+        let wide = Summary::of(&[turn(10.0, 10.0), turn(10.0, 20.0)]);
+        assert!(table_of(&wide).contains("too wide to trust"));
+    }
+
+    fn table_of(summary: &Summary) -> String {
+        let Summary {
+            median,
+            floor_ratio,
+            pool_ratio,
+        } = summary;
+        let copy = Summary {
+            median: Row {
+                path: median.path.clone(),
+                list: median.list.clone(),
+                ..*median
             },
-            row(&transcript(), 2, "per-processor").unwrap(),
-        ];
-        assert_eq!(
-            to_json(1_000_000, &rows),
-            "{\"pairs\": 1000000, \"rows\": [\n  \
-             {\"threads\": 1, \"api_path\": \"exported\", \"list\": \"shared\", \"floor_ns\": 18.2, \
-             \"lookaside_ns\": 33.4, \"pool_ns\": 66.1, \"hit_rate\": 100.0},\n  \
-             {\"threads\": 2, \"api_path\": \"inline\", \"list\": \"per-processor\", \"floor_ns\": 12.5, \
-             \"lookaside_ns\": 30.1, \"pool_ns\": 150.0, \"hit_rate\": 99.95}\n]}\n"
+            floor_ratio: *floor_ratio,
+            pool_ratio: *pool_ratio,
+        };
+        table(1000, 2, &[copy])
+    }
+
+    #[test]
+    fn json_keeps_the_earlier_fields_and_adds_the_ratios_and_spreads() {
+        let summary = Summary::of(&[turn(18.2, 33.4)]);
+        let json = to_json(1_000_000, 1, &[summary]);
+        assert!(
+            json.starts_with(
+                "{\"pairs\": 1000000, \"turns\": 1, \"rows\": [\n  \
+                 {\"threads\": 1, \"api_path\": \"exported\", \"list\": \"shared\", \"floor_ns\": 18.2, \
+                 \"lookaside_ns\": 33.4, \"pool_ns\": 100.19999999999999, \"hit_rate\": 100.0, \"lookaside_floor_ratio\": 1.835, \
+                 \"lookaside_floor_spread\": 0.000"
+            ),
+            "{json}"
         );
     }
 }

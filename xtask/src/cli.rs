@@ -16,11 +16,14 @@ driver parameters (run, bench), written to the service key's Parameters subkey:
                                  ApiPath 0|1|2
   --list-mode shared|per-processor
                                  ListMode 0|1 (bench: default both)
-  --stress N                     StressIterations N (bench: default 1000000)
+  --stress N                     StressIterations N (bench: default 300000)
   --threads N                    StressThreads N (bench: a comma list, default 1,2)
   --fail-at K                    FailAllocationAt K
   --break-before-delete          BreakBeforeDelete 1
   --param NAME=VALUE             any value: a number is a REG_DWORD, anything else a REG_SZ
+
+bench only:
+  --turns N                      measure every row N times, the turns interleaved (default 5)
 
 options:
   --verbose   show the build tools' and Wine's own output";
@@ -49,6 +52,8 @@ pub struct Options {
     pub parameters: Vec<(String, Value)>,
     /// `bench`: the thread counts to measure.
     pub bench_threads: Vec<u32>,
+    /// `bench`: how many times each row is measured (`--turns`).
+    pub turns: Option<u32>,
 }
 
 /// A number for a `REG_DWORD`: digits (with `_` allowed between them), at most `u32::MAX`.
@@ -85,6 +90,10 @@ fn in_range(
     }
 }
 
+/// `bench`'s turns when `--turns` is not given: chosen by measurement, so that three benches
+/// in a row agree on the one-thread ratios (README, Benchmark).
+pub const DEFAULT_TURNS: u32 = 5;
+
 /// `StressIterations`' range (src/parameters.rs).
 const STRESS_RANGE: std::ops::RangeInclusive<u32> = 0..=100_000_000;
 /// `StressThreads`' range.
@@ -106,6 +115,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
     let mut verbose = false;
     let mut parameters: Vec<(String, Value)> = Vec::new();
     let mut bench_threads = Vec::new();
+    let mut turns = None;
     let mut args = args.into_iter();
     let mut set = |name: &str, value: Value| {
         parameters.retain(|(n, _)| n != name);
@@ -144,6 +154,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
                 Value::Dword(in_range(&arg, args.next(), FAIL_AT_RANGE)?),
             ),
             "--break-before-delete" => set("BreakBeforeDelete", Value::Dword(1)),
+            "--turns" => turns = Some(in_range(&arg, args.next(), 1..=100)?),
             "--param" => {
                 let pair = args.next().ok_or("--param needs NAME=VALUE")?;
                 let (name, value) = pair.split_once('=').ok_or("--param needs NAME=VALUE")?;
@@ -172,6 +183,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
     if matches!(command, Command::Test | Command::Build) && !parameters.is_empty() {
         return Err("driver parameters go with `run` or `bench`".into());
     }
+    if command != Command::Bench && turns.is_some() {
+        return Err("--turns goes with `bench`".into());
+    }
     if command == Command::Run && bench_threads.len() > 1 {
         return Err(
             "--threads: `run` takes one thread count (1..64); a list is for `bench`".into(),
@@ -182,6 +196,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
         verbose,
         parameters,
         bench_threads,
+        turns,
     })
 }
 
