@@ -7,32 +7,31 @@ pub const SEED: &str = include_str!("seed.txt");
 
 /// Replaces each 16-digit address with `A<n>`, numbered by first appearance, so transcripts
 /// compare exactly while the tests still see which block is which.
+///
+/// One pass over the words, allocating only the output and the addresses: the host tests run
+/// it under Miri too, where every allocation is slow.
 pub fn name_addresses(transcript: &str) -> (String, Vec<String>) {
-    let mut seen: Vec<String> = Vec::new();
-    let mut out = String::new();
-    for line in transcript.split_inclusive('\n') {
-        let words: Vec<String> = line
-            .trim_end_matches('\n')
-            .split(' ')
-            .map(|word| {
-                let is_address = word.len() == 16
-                    && word
-                        .bytes()
-                        .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
-                if !is_address {
-                    return word.to_owned();
-                }
-                let n = seen.iter().position(|s| s == word).unwrap_or_else(|| {
-                    seen.push(word.to_owned());
-                    seen.len() - 1
-                });
-                format!("A{n}")
-            })
-            .collect();
-        out.push_str(&words.join(" "));
-        out.push_str(&line[line.trim_end_matches('\n').len()..]);
+    use std::fmt::Write as _;
+    let mut seen: Vec<&str> = Vec::new();
+    let mut out = String::with_capacity(transcript.len());
+    for piece in transcript.split_inclusive([' ', '\n']) {
+        let word = piece.trim_end_matches([' ', '\n']);
+        let is_address = word.len() == 16
+            && word
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
+        if is_address {
+            let n = seen.iter().position(|s| *s == word).unwrap_or_else(|| {
+                seen.push(word);
+                seen.len() - 1
+            });
+            let _ = write!(out, "A{n}");
+        } else {
+            out.push_str(word);
+        }
+        out.push_str(&piece[word.len()..]);
     }
-    (out, seen)
+    (out, seen.into_iter().map(str::to_owned).collect())
 }
 
 /// The lines of the seed: every line except the driver's additions, which are indented by two
