@@ -8,6 +8,8 @@ commands:
   test    fmt check, clippy, host tests, cross-build, PE checks, Wine end-to-end tests
   bench   run the driver's stress run in Wine, print a table of ns per alloc+free pair and
           write it to target/bench/latest.json
+  package make target/package/LookasideList: the .sys signed (Authenticode, SHA-256, page
+          hashes) with a test certificate, the stamped .inf, the certificate's .cer
   build   cross-build LookasideList.sys and the Wine ntoskrnl fixture only
 
 driver parameters (run, bench), written to the service key's Parameters subkey:
@@ -33,6 +35,7 @@ pub enum Command {
     Run,
     Test,
     Bench,
+    Package,
     Build,
     Help,
 }
@@ -168,11 +171,12 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
                 };
                 set(name, value);
             }
-            "run" | "test" | "bench" | "build" if command.is_none() => {
+            "run" | "test" | "bench" | "package" | "build" if command.is_none() => {
                 command = Some(match arg.as_str() {
                     "run" => Command::Run,
                     "test" => Command::Test,
                     "bench" => Command::Bench,
+                    "package" => Command::Package,
                     _ => Command::Build,
                 });
             }
@@ -180,7 +184,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
         }
     }
     let command = command.ok_or("no command given")?;
-    if matches!(command, Command::Test | Command::Build) && !parameters.is_empty() {
+    if matches!(command, Command::Test | Command::Build | Command::Package)
+        && !parameters.is_empty()
+    {
         return Err("driver parameters go with `run` or `bench`".into());
     }
     if command != Command::Bench && turns.is_some() {

@@ -192,9 +192,9 @@ fn package_dir() -> PathBuf {
     build::root().join("target/inf/LookasideList_package")
 }
 
-/// Stamps `LookasideList.inx` and stages it with `driver` in a fresh package folder.
-/// Returns the INF's path and its `DriverVer`.
-fn stage(driver: &Path) -> Result<(PathBuf, String)> {
+/// `LookasideList.inx` stamped as stampinf would (architecture, `DriverVer`), written to
+/// `path`. Returns its `DriverVer` (`date,version`).
+pub fn write_stamped(path: &Path) -> Result<String> {
     let root = build::root();
     let inx = fs::read_to_string(root.join(INX)).with_context(|| format!("reading {INX}"))?;
     let manifest = fs::read_to_string(root.join("Cargo.toml")).context("reading Cargo.toml")?;
@@ -202,16 +202,23 @@ fn stage(driver: &Path) -> Result<(PathBuf, String)> {
         driver_version(&package_version(&manifest).context("Cargo.toml has no [package] version")?);
     let date = today();
     let inf = stamp(&inx, ARCH, &version, &date);
+    fs::write(path, inf).with_context(|| format!("writing {}", path.display()))?;
+    Ok(format!("{date},{version}"))
+}
+
+/// Stamps `LookasideList.inx` and stages it with `driver` in a fresh package folder.
+/// Returns the INF's path and its `DriverVer`.
+fn stage(driver: &Path) -> Result<(PathBuf, String)> {
     let dir = package_dir();
     if dir.exists() {
         fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
     }
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let inf_path = dir.join("LookasideList.inf");
-    fs::write(&inf_path, inf).with_context(|| format!("writing {}", inf_path.display()))?;
+    let driver_ver = write_stamped(&inf_path)?;
     fs::copy(driver, dir.join("LookasideList.sys"))
         .with_context(|| format!("copying {} to {}", driver.display(), dir.display()))?;
-    Ok((inf_path, format!("{date},{version}")))
+    Ok((inf_path, driver_ver))
 }
 
 /// The DIRID both the file copy and `ServiceBinary` use; fails if the INF sends the driver

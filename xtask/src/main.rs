@@ -5,6 +5,7 @@
 //! - `cargo xtask test`: every check (fmt, clippy, host tests, cross-build, PE checks, Wine
 //!   end-to-end);
 //! - `cargo xtask bench`: the driver's stress run in Wine, as a table of ns per pair;
+//! - `cargo xtask package`: the signed driver package for a Windows test VM;
 //! - `cargo xtask build`: only the cross-build of `LookasideList.sys` and the Wine fixture.
 //!
 //! Each installs the Debian packages it needs when run as root, and otherwise says which.
@@ -18,6 +19,7 @@ mod interrupt;
 mod kit;
 mod linkmap;
 mod miri;
+mod package;
 mod packages;
 mod pe;
 mod step;
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         cli::Command::Run => wine::run_main_job(&options),
         cli::Command::Test => test::all(&options),
         cli::Command::Bench => bench::run(&options),
+        cli::Command::Package => package::run(&options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

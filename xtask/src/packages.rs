@@ -107,6 +107,26 @@ pub const LINT: &[Need] = &[Need {
     }],
 }];
 
+/// For `cargo xtask package`: signing, and the test certificate.
+pub const PACKAGE: &[Need] = &[
+    Need {
+        package: "osslsigncode",
+        why: "Authenticode signing of LookasideList.sys",
+        probes: &[Probe::Answers {
+            program: "osslsigncode",
+            args: &["--version"],
+        }],
+    },
+    Need {
+        package: "openssl",
+        why: "the test certificate",
+        probes: &[Probe::Answers {
+            program: "openssl",
+            args: &["version"],
+        }],
+    },
+];
+
 /// For loading the driver.
 pub const WINE: &[Need] = &[
     Need {
@@ -423,7 +443,7 @@ mod tests {
     use super::*;
 
     fn all() -> Vec<&'static Need> {
-        [BUILD, LINT, WINE].into_iter().flatten().collect()
+        [BUILD, LINT, WINE, PACKAGE].into_iter().flatten().collect()
     }
 
     fn scratch(name: &str) -> PathBuf {
