@@ -57,8 +57,12 @@ pub fn run_concurrently<W: Fn() + Sync>(threads: u32, work: &W) -> (u32, NTSTATU
     } else {
         0 // STATUS_SUCCESS
     };
-    while started.count < wanted.min(started.handles.len()) {
-        let handle = started.handles[started.count].as_mut_ptr();
+    // No indexing: a bounds check would link a panic site (and core::fmt) into the driver.
+    while started.count < wanted {
+        let Some(handle) = started.handles.get_mut(started.count) else {
+            break;
+        };
+        let handle = handle.as_mut_ptr();
         // SAFETY: `job` outlives the thread: `started` waits for every started thread when it
         // is dropped, on every path, before `job` goes out of scope. PASSIVE_LEVEL.
         let created = unsafe {
@@ -103,7 +107,7 @@ struct Started<'a> {
 impl Drop for Started<'_> {
     fn drop(&mut self) {
         self.go.store(true, Ordering::Release);
-        for handle in &self.handles[..self.count] {
+        for handle in self.handles.iter().take(self.count) {
             // SAFETY: one of the first `count` handles, each written by its successful creation.
             let handle = unsafe { handle.assume_init() };
             // SAFETY: a thread handle PsCreateSystemThread returned; waiting at PASSIVE_LEVEL
