@@ -128,8 +128,13 @@ fn user_kit(root: &Path, dir: &Path) -> Result<Kit> {
             bindgen_args,
         });
     }
-    // Headers only (a NuGet header package, say): link to them, add the libraries.
+    // Headers only (a NuGet header package, say): link to them, add the libraries. Made anew
+    // each time: a version folder left from another kit would be the one wdk-build picks.
     let overlay = dir.join("user");
+    if overlay.exists() {
+        std::fs::remove_dir_all(&overlay)
+            .with_context(|| format!("removing {}", overlay.display()))?;
+    }
     std::fs::create_dir_all(overlay.join("Include"))?;
     symlink_fresh(&headers, &overlay.join("Include").join(&version))?;
     import_libraries(&overlay.join("Lib").join(&version).join("km/x64"))?;
