@@ -298,6 +298,17 @@ fn goals(summaries: &[Summary]) -> (String, bool) {
         .filter(|summary| summary.median.threads == 1)
     {
         let ratio = summary.floor_ratio.0;
+        if summary.median.path == "exported" {
+            // Under Wine the exported routines are the test fixture's, which counts every block
+            // handed out and taken back exactly (two interlocked increments a pair, which no
+            // Windows kernel does): the row is shown, the driver is not judged on it.
+            let _ = writeln!(
+                out,
+                "  1 thread, {} exported: lookaside {ratio:.2}x the floor (not judged: the fixture's routines, with its exact accounting)",
+                summary.median.list,
+            );
+            continue;
+        }
         let _ = writeln!(
             out,
             "  1 thread, {} {}: lookaside {ratio:.2}x the floor (goal <= {FLOOR_GOAL}x): {}",

@@ -33,9 +33,9 @@ pub const fn frees_to_routine(entries_held: u16, depth: u16) -> bool {
     entries_held >= depth
 }
 
-/// The entries a list handed out and has not got back, from its 32-bit counters (which wrap).
-pub const fn outstanding(total_allocates: u32, total_frees: u32) -> i32 {
-    total_allocates.wrapping_sub(total_frees).cast_signed()
+/// The blocks handed out and not taken back, from counts that wrap at 2^64.
+pub const fn outstanding(handed_out: u64, taken_back: u64) -> i64 {
+    handed_out.wrapping_sub(taken_back).cast_signed()
 }
 
 /// Pool blocks allocated and freed through the shim in this process.
@@ -114,7 +114,7 @@ mod tests {
     fn outstanding_survives_wrapping_counters() {
         assert_eq!(outstanding(5, 3), 2);
         assert_eq!(outstanding(3, 3), 0);
-        assert_eq!(outstanding(1, u32::MAX), 2);
+        assert_eq!(outstanding(1, u64::MAX), 2);
         assert_eq!(outstanding(3, 4), -1);
     }
 

@@ -127,6 +127,12 @@ unsafe extern "C" {
 /// The pool blocks of this process that went through the wrappers below.
 static POOL: PoolBalance = PoolBalance::new();
 
+/// The blocks every deleted list handed out and took back through the exported routines,
+/// summed at each deletion. Per list the two need not match (with per-processor lists a block
+/// handed out by one list may be freed to another); over every list they must.
+static LISTS_HANDED_OUT: AtomicU64 = AtomicU64::new(0);
+static LISTS_TAKEN_BACK: AtomicU64 = AtomicU64::new(0);
+
 /// `ExInitializeLookasideListEx`, as Windows: depth 4, no dynamic depth adjustment.
 ///
 /// # Safety
@@ -294,15 +300,16 @@ pub unsafe extern "system" fn delete_lookaside_list_ex(lookaside: *mut Lookaside
     // SAFETY: a NUL-terminated format whose conversions match the arguments' types.
     unsafe {
         DbgPrint(
-            c"ntoskrnl-fixture: lookaside list %p deleted: %u pool blocks flushed; through ExAllocateFromLookasideListEx/ExFreeToLookasideListEx %u blocks handed out, %u taken back, %d outstanding\n"
+            c"ntoskrnl-fixture: lookaside list %p deleted: %u pool blocks flushed; %u blocks handed out and %u taken back through ExAllocateFromLookasideListEx/ExFreeToLookasideListEx\n"
                 .as_ptr(),
             lookaside,
             flushed,
             handed_out,
             taken_back,
-            accounting::outstanding(handed_out, taken_back),
         )
     };
+    LISTS_HANDED_OUT.fetch_add(u64::from(handed_out), Ordering::Relaxed);
+    LISTS_TAKEN_BACK.fetch_add(u64::from(taken_back), Ordering::Relaxed);
 }
 
 /// Pops every entry of the list and gives it to `FreeEx`; returns how many there were.
@@ -394,6 +401,18 @@ pub unsafe extern "system" fn free_pool_with_tag(block: *mut c_void, tag: u32) {
 
 /// Prints the pool balance of this process.
 fn print_pool_balance() {
+    let handed_out = LISTS_HANDED_OUT.load(Ordering::Relaxed);
+    let taken_back = LISTS_TAKEN_BACK.load(Ordering::Relaxed);
+    // SAFETY: a NUL-terminated format whose conversions match the three 64-bit arguments.
+    unsafe {
+        DbgPrint(
+            c"ntoskrnl-fixture: every lookaside list: %I64u blocks handed out, %I64u taken back, %I64d outstanding\n"
+                .as_ptr(),
+            handed_out,
+            taken_back,
+            accounting::outstanding(handed_out, taken_back),
+        )
+    };
     let (allocated, freed, outstanding) = POOL.snapshot();
     // SAFETY: a NUL-terminated format whose conversions match the three 64-bit arguments.
     unsafe {

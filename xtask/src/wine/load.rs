@@ -57,6 +57,14 @@ impl Load {
                 "Wine did not report DriverEntry's status: the driver's winedevice.exe ended without a word (rerun with --verbose for Wine's own output)"
             ),
         }
+        if let Some(total) = self
+            .fixture
+            .iter()
+            .find(|line| line.starts_with("every lookaside list: "))
+            .filter(|line| !line.ends_with(" 0 outstanding"))
+        {
+            bail!("blocks the lookaside lists handed out never came back: {total}");
+        }
         let balance = self
             .final_balance()
             .context("the fixture reported no pool balance when the driver's process ended")?;
