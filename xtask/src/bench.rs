@@ -167,7 +167,7 @@ pub fn run(options: &Options) -> Result<()> {
 
 /// Pairs per thread when `--stress` is not given: with [`cli::DEFAULT_TURNS`] turns, a default
 /// bench of eight rows takes about two minutes here.
-const DEFAULT_PAIRS: u32 = 300_000;
+const DEFAULT_PAIRS: u32 = 250_000;
 /// A ratio whose turns spread wider than this, around their median, is marked as not to be
 /// trusted.
 const TRUSTED_SPREAD: f64 = 0.10;

@@ -18,7 +18,7 @@ driver parameters (run, bench), written to the service key's Parameters subkey:
                                  ApiPath 0|1|2
   --list-mode shared|per-processor
                                  ListMode 0|1 (bench: default both)
-  --stress N                     StressIterations N (bench: default 300000)
+  --stress N                     StressIterations N (bench: default 250000)
   --threads N                    StressThreads N (bench: a comma list, default 1,2)
   --fail-at K                    FailAllocationAt K
   --break-before-delete          BreakBeforeDelete 1
