@@ -117,7 +117,7 @@ impl Prefix {
             "being created by cargo xtask\n",
         )?;
         let what = format!(
-            "creating the Wine prefix {} (first run only, ~10 s)",
+            "creating the Wine prefix {} (first run only, ~15 s)",
             self.dir.display()
         );
         step::run(&what, self.command("wineboot").arg("-i"), self.verbose)?;
