@@ -14,7 +14,9 @@ use crate::step;
 const PARAMETERS_KEY: &str =
     r"HKEY_LOCAL_MACHINE\System\CurrentControlSet\Services\LookasideList\Parameters";
 /// Where Wine's services.exe reads how long a service may take to start
-/// (`ServicesPipeTimeout`, milliseconds; 10,000 by default, as on Windows).
+/// (`ServicesPipeTimeout`, milliseconds; 10,000 by default). Windows keeps it as a
+/// `REG_DWORD`; Wine 8's services.exe reads it only as a `REG_SZ` of digits (and once, when it
+/// starts: the run starts a fresh wineserver, so it does).
 const CONTROL_KEY: &str = r"HKEY_LOCAL_MACHINE\System\CurrentControlSet\Control";
 
 /// How long a run with these parameters may take: a minute for the seed's story and Wine, plus
@@ -76,7 +78,7 @@ impl Prefix {
 pub fn reg_file(parameters: &[(String, Value)], limit: Duration) -> Result<String> {
     let timeout = u32::try_from(limit.as_millis()).unwrap_or(u32::MAX - 1);
     let mut reg = format!(
-        "Windows Registry Editor Version 5.00\r\n\r\n[{CONTROL_KEY}]\r\n\"ServicesPipeTimeout\"=dword:{timeout:08x}\r\n\r\n[-{PARAMETERS_KEY}]\r\n"
+        "Windows Registry Editor Version 5.00\r\n\r\n[{CONTROL_KEY}]\r\n\"ServicesPipeTimeout\"=\"{timeout}\"\r\n\r\n[-{PARAMETERS_KEY}]\r\n"
     );
     if parameters.is_empty() {
         return Ok(reg);
@@ -159,7 +161,7 @@ mod tests {
         ];
         let reg = reg_file(&parameters, Duration::from_mins(1)).unwrap();
         assert!(
-            reg.contains("\"ServicesPipeTimeout\"=dword:0000ea60\r\n"),
+            reg.contains("\"ServicesPipeTimeout\"=\"60000\"\r\n"),
             "{reg}"
         );
         assert!(reg.contains("\"ListType\"=\"a\\\"b\\\\c\"\r\n"), "{reg}");
