@@ -37,7 +37,8 @@ fn main() -> ExitCode {
     let options = match cli::parse(std::env::args().skip(1)) {
         Ok(options) => options,
         Err(message) => {
-            eprintln!("error: {message}\n\n{}", cli::USAGE);
+            // One line: what was refused and why (the usage is `cargo xtask --help`).
+            eprintln!("error: {message} (`cargo xtask --help` shows the usage)");
             return ExitCode::from(2);
         }
     };
