@@ -13,10 +13,16 @@ use crate::wine::Prefix;
 
 static REQUESTED: AtomicBool = AtomicBool::new(false);
 
-/// Installs the handler (once per process).
+/// Installs the handler; a second call (another session in the same command) does nothing,
+/// where `ctrlc` would refuse a second handler.
 pub fn install() -> Result<()> {
-    ctrlc::set_handler(|| REQUESTED.store(true, Ordering::SeqCst))
-        .context("installing the Ctrl-C handler")
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    let mut outcome = Ok(());
+    INSTALLED.call_once(|| {
+        outcome = ctrlc::set_handler(|| REQUESTED.store(true, Ordering::SeqCst))
+            .context("installing the Ctrl-C handler");
+    });
+    outcome
 }
 
 /// The exit status after an interruption.

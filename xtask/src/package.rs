@@ -199,11 +199,10 @@ pub fn run(options: &Options) -> Result<()> {
     packages::ensure(&[packages::BUILD, packages::PACKAGE], options.verbose)?;
     let artifacts = build::all(options)?;
     let package = make(&artifacts, options.verbose)?;
-    let names: Vec<String> = fs::read_dir(&package.dir)?
+    let mut names: Vec<String> = fs::read_dir(&package.dir)?
         .flatten()
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
         .collect();
-    let mut names = names;
     names.sort();
     println!(
         "{}: {} (LookasideList.sys signed by \"{}\"; no .cat, see NO-CATALOG.txt)",
