@@ -7,9 +7,8 @@
 use core::ffi::CStr;
 use core::num::NonZeroU32;
 
-use crate::dbg_print;
-use crate::kernel::registry::RegistryValue;
-use crate::kernel::{ApiPath, ListMode, NTSTATUS, PoolKind};
+use wdm_lookaside::registry::RegistryValue;
+use wdm_lookaside::{ApiPath, ListMode, NTSTATUS, PoolKind};
 
 /// One parameter: its name, allowed range and default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,24 +150,24 @@ impl Complaint {
         match self.problem {
             // The type as its number (REG_SZ is 1, a REG_DWORD of the wrong size 4): a table
             // of names would cost the image some 180 bytes.
-            Problem::NotDword(reg_type) => dbg_print!(
-                indented "Parameter %s is not a 4-byte REG_DWORD (type %u); allowed %u..%u, using the default %u\n",
+            Problem::NotDword(reg_type) => dbg_print_indented!(
+                "Parameter %s is not a 4-byte REG_DWORD (type %u); allowed %u..%u, using the default %u\n",
                 name,
                 reg_type,
                 min,
                 max,
                 default
             ),
-            Problem::OutOfRange(value) => dbg_print!(
-                indented "Parameter %s = %u is out of range; allowed %u..%u, using the default %u\n",
+            Problem::OutOfRange(value) => dbg_print_indented!(
+                "Parameter %s = %u is out of range; allowed %u..%u, using the default %u\n",
                 name,
                 value,
                 min,
                 max,
                 default
             ),
-            Problem::Unreadable(status) => dbg_print!(
-                indented "Parameter %s could not be read (status %08X); allowed %u..%u, using the default %u\n",
+            Problem::Unreadable(status) => dbg_print_indented!(
+                "Parameter %s could not be read (status %08X); allowed %u..%u, using the default %u\n",
                 name,
                 status,
                 min,
@@ -290,8 +289,8 @@ impl Settings {
             ListMode::Shared => c"0 (shared)",
             ListMode::PerProcessor => c"1 (per-processor)",
         };
-        dbg_print!(
-            indented "Parameters: ListType %s, ApiPath %s, StressIterations %u, StressThreads %u, FailAllocationAt %u, BreakBeforeDelete %u, ListMode %s\n",
+        dbg_print_indented!(
+            "Parameters: ListType %s, ApiPath %s, StressIterations %u, StressThreads %u, FailAllocationAt %u, BreakBeforeDelete %u, ListMode %s\n",
             list_type,
             api_path,
             self.stress_iterations,
@@ -306,7 +305,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::ffi as sim;
+    use wdm_lookaside::sim;
 
     /// The complaint's log line, as the simulated kernel's `DbgPrint` prints it.
     fn logged(complaint: Complaint) -> String {

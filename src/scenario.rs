@@ -11,15 +11,15 @@
 use core::mem::offset_of;
 use core::pin::{Pin, pin};
 
-use crate::dbg_print;
-use crate::kernel::registry::{ParametersKey, RegistryPath, RegistryValue};
-use crate::kernel::{
-    self, ApiPath, ControlBlock, FromZeros, LIST_ENTRY, LIST_STRIDE, ListOptions, LookasideList,
-    LookasideStats, NTSTATUS, Pool, PoolKind, STATUS_DEVICE_CONFIGURATION_ERROR, pool_tag,
-};
-use crate::list::{Chain, Linked};
 use crate::parameters::Settings;
 use crate::stress;
+use wdm_lookaside::dbg_print;
+use wdm_lookaside::registry::{ParametersKey, RegistryPath, RegistryValue};
+use wdm_lookaside::{
+    ApiPath, ControlBlock, FromZeros, LIST_ENTRY, LIST_STRIDE, ListOptions, LookasideList,
+    LookasideStats, NTSTATUS, Pool, PoolKind, STATUS_DEVICE_CONFIGURATION_ERROR, pool_tag,
+};
+use wdm_lookaside::{Chain, Linked};
 
 /// The seed's pool tag, `'msaW'` (shown as `Wasm`).
 pub const TAG: u32 = pool_tag(*b"msaW");
@@ -57,7 +57,7 @@ unsafe impl Send for SomeStructure {}
 /// driver never stays loaded; everything it took is returned first.
 #[must_use]
 pub fn driver_entry(registry_path: Option<RegistryPath<'_>>) -> NTSTATUS {
-    kernel::paged_code();
+    wdm_lookaside::paged_code();
     dbg_print!("\nLookasideList: Entering DriverEntry\n");
     let settings = read_settings(registry_path);
     if let Some(control) = ControlBlock::allocate(settings.list_mode, TAG) {
@@ -129,26 +129,24 @@ fn describe_list(list: &LookasideList<SomeStructure>, settings: &Settings) {
     } else {
         c"the driver's port of the WDK's inline"
     };
-    dbg_print!(
-        indented "%u-byte blocks from %s, through %s ExAllocateFromLookasideListEx/ExFreeToLookasideListEx\n",
+    dbg_print_indented!(
+        "%u-byte blocks from %s, through %s ExAllocateFromLookasideListEx/ExFreeToLookasideListEx\n",
         stats.size,
         PoolKind::type_name(stats.pool_type),
         routines
     );
     if settings.api_path == ApiPath::Exported && !list.uses_exports() {
-        dbg_print!(
-            indented "ApiPath 1 asks for the exported routines, which this kernel lacks\n"
-        );
+        dbg_print_indented!("ApiPath 1 asks for the exported routines, which this kernel lacks\n");
     }
     if let Some(k) = settings.fail_allocation_at {
-        dbg_print!(
-            indented "Fault injection: block allocation #%u fails, through the list's allocate callback\n",
+        dbg_print_indented!(
+            "Fault injection: block allocation #%u fails, through the list's allocate callback\n",
             k.get()
         );
     }
     if list.lists() > 1 {
-        dbg_print!(
-            indented "Per-processor lists: %u, one per active processor, %u bytes apart\n",
+        dbg_print_indented!(
+            "Per-processor lists: %u, one per active processor, %u bytes apart\n",
             list.lists(),
             u32::try_from(LIST_STRIDE).unwrap_or(u32::MAX)
         );
@@ -168,23 +166,23 @@ fn after_the_seed(list: &LookasideList<SomeStructure>, settings: &Settings) {
         );
     }
     if let Some((k, made)) = list.fault_injection_missed() {
-        dbg_print!(
-            indented "Fault injection: block allocation #%u never happened (the run made %u)\n",
+        dbg_print_indented!(
+            "Fault injection: block allocation #%u never happened (the run made %u)\n",
             k.get(),
             made
         );
     }
     log_statistics(list);
     if settings.break_before_delete {
-        if kernel::kernel_debugger_attached() {
-            dbg_print!(
-                indented "Breaking into the debugger: type !lookaside %p\n",
+        if wdm_lookaside::kernel_debugger_attached() {
+            dbg_print_indented!(
+                "Breaking into the debugger: type !lookaside %p\n",
                 list.address()
             );
-            kernel::break_into_debugger();
+            wdm_lookaside::break_into_debugger();
         } else {
-            dbg_print!(
-                indented "BreakBeforeDelete is set, but no kernel debugger is attached: not breaking\n"
+            dbg_print_indented!(
+                "BreakBeforeDelete is set, but no kernel debugger is attached: not breaking\n"
             );
         }
     }
@@ -198,15 +196,12 @@ fn log_statistics(list: &LookasideList<SomeStructure>) {
     for index in 0..list.lists() {
         let (address, stats) = list.stats_of(index);
         if per_processor {
-            dbg_print!(indented "Processor %u's list:\n", index);
+            dbg_print_indented!("Processor %u's list:\n", index);
         }
         log_list_statistics(address, &stats);
     }
     if per_processor {
-        dbg_print!(
-            indented "All %u per-processor lists together:\n",
-            list.lists()
-        );
+        dbg_print_indented!("All %u per-processor lists together:\n", list.lists());
         log_counters(&list.stats());
     }
 }
@@ -214,12 +209,9 @@ fn log_statistics(list: &LookasideList<SomeStructure>) {
 /// One list's `!lookaside` output.
 fn log_list_statistics<T>(address: *mut T, stats: &LookasideStats) {
     let [t0, t1, t2, t3] = printable_tag(stats.tag);
-    dbg_print!(
-        indented "Statistics, as !lookaside %p shows them:\n",
-        address
-    );
-    dbg_print!(
-        indented "Lookaside \"\" @ %p \"%c%c%c%c\"\n",
+    dbg_print_indented!("Statistics, as !lookaside %p shows them:\n", address);
+    dbg_print_indented!(
+        "Lookaside \"\" @ %p \"%c%c%c%c\"\n",
         address,
         t0,
         t1,
@@ -236,40 +228,37 @@ fn log_counters(stats: &LookasideStats) {
             .checked_div(u64::from(total))
             .unwrap_or(0)
     };
-    dbg_print!(
-        indented "  Type           =     %04X %s\n",
+    dbg_print_indented!(
+        "  Type           =     %04X %s\n",
         stats.pool_type,
         PoolKind::type_name(stats.pool_type)
     );
-    dbg_print!(
-        indented "  Current Depth  = %8u   Max Depth  = %8u\n",
+    dbg_print_indented!(
+        "  Current Depth  = %8u   Max Depth  = %8u\n",
         stats.current_depth,
         stats.depth
     );
-    dbg_print!(
-        indented "  Size           = %8u   Max Alloc  = %8u\n",
+    dbg_print_indented!(
+        "  Size           = %8u   Max Alloc  = %8u\n",
         stats.size,
         stats.depth.saturating_mul(stats.size)
     );
-    dbg_print!(
-        indented "  AllocateMisses = %8u   FreeMisses = %8u\n",
+    dbg_print_indented!(
+        "  AllocateMisses = %8u   FreeMisses = %8u\n",
         stats.allocate_misses,
         stats.free_misses
     );
-    dbg_print!(
-        indented "  TotalAllocates = %8u   TotalFrees = %8u\n",
+    dbg_print_indented!(
+        "  TotalAllocates = %8u   TotalFrees = %8u\n",
         stats.total_allocates,
         stats.total_frees
     );
-    dbg_print!(
-        indented "  Hit Rate       = %7I64u%%   Hit Rate   = %7I64u%%\n",
+    dbg_print_indented!(
+        "  Hit Rate       = %7I64u%%   Hit Rate   = %7I64u%%\n",
         percent(stats.total_allocates, stats.allocate_misses),
         percent(stats.total_frees, stats.free_misses)
     );
-    dbg_print!(
-        indented "  MaximumDepth   = %8u\n",
-        stats.maximum_depth
-    );
+    dbg_print_indented!("  MaximumDepth   = %8u\n", stats.maximum_depth);
 }
 
 /// A pool tag's four characters, in memory order, unprintable ones shown as `?`.
@@ -288,8 +277,8 @@ fn allocate_and_free(list: &LookasideList<SomeStructure>) {
     let mut entries = pin!(Chain::new(list));
     entries.as_mut().init();
     dbg_print!("LookasideList: Doubly linked list head initialized\n");
-    dbg_print!(
-        indented "Chain head at address %p (for !list)\n",
+    dbg_print_indented!(
+        "Chain head at address %p (for !list)\n",
         entries.head_address()
     );
 

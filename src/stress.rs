@@ -17,10 +17,9 @@
 
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::dbg_print;
-use crate::kernel::clock;
-use crate::kernel::slist::{SListEntry, SListFloor};
-use crate::kernel::{self, FromZeros, LookasideList, LookasideStats, Pool, thread};
+use wdm_lookaside::clock;
+use wdm_lookaside::slist::{SListEntry, SListFloor};
+use wdm_lookaside::{FromZeros, LookasideList, LookasideStats, Pool, thread};
 
 /// How many times each measurement runs.
 pub const RUNS: u32 = 5;
@@ -218,8 +217,8 @@ impl<T: FromZeros> Work<'_, T> {
 /// Runs `pairs` alloc+free pairs per thread on the SList floor, the lookaside list and the
 /// pool, and logs ns per pair per thread, the ratios, the hit rate and the balance.
 pub fn run<T: FromZeros + Send>(list: &LookasideList<T>, pool: &Pool, pairs: u32, threads: u32) {
-    dbg_print!(
-        indented "Stress: %u alloc+free pairs per thread, %u thread(s), fastest of %u runs whose threads overlapped\n",
+    dbg_print_indented!(
+        "Stress: %u alloc+free pairs per thread, %u thread(s), fastest of %u runs whose threads overlapped\n",
         pairs,
         threads,
         RUNS
@@ -239,10 +238,10 @@ pub fn run<T: FromZeros + Send>(list: &LookasideList<T>, pool: &Pool, pairs: u32
         for phase in 0..PHASES {
             let timing = Timing::new();
             let (ran, status) = thread::run_concurrently(threads, &|| work.run(phase, &timing));
-            if !kernel::nt_success(status) && !reported {
+            if !wdm_lookaside::nt_success(status) && !reported {
                 reported = true;
-                dbg_print!(
-                    indented "Stress: only %u of %u threads could be created (status %08X)\n",
+                dbg_print_indented!(
+                    "Stress: only %u of %u threads could be created (status %08X)\n",
                     ran,
                     threads,
                     status
@@ -269,14 +268,14 @@ pub fn run<T: FromZeros + Send>(list: &LookasideList<T>, pool: &Pool, pairs: u32
         let (ratio, ratio_hundredths) = (ratio / 100, ratio % 100);
         previous = tenths;
         match phase {
-            FLOOR => dbg_print!(
-                indented "Stress slist-floor: %I64u.%I64u ns per pair, %u thread(s)\n",
+            FLOOR => dbg_print_indented!(
+                "Stress slist-floor: %I64u.%I64u ns per pair, %u thread(s)\n",
                 ns,
                 ns_tenths,
                 ran
             ),
-            LOOKASIDE => dbg_print!(
-                indented "Stress lookaside-%s: %I64u.%I64u ns per pair, %u thread(s), %I64u.%02I64ux the floor\n",
+            LOOKASIDE => dbg_print_indented!(
+                "Stress lookaside-%s: %I64u.%I64u ns per pair, %u thread(s), %I64u.%02I64ux the floor\n",
                 path,
                 ns,
                 ns_tenths,
@@ -284,8 +283,8 @@ pub fn run<T: FromZeros + Send>(list: &LookasideList<T>, pool: &Pool, pairs: u32
                 ratio,
                 ratio_hundredths
             ),
-            _ => dbg_print!(
-                indented "Stress pool: %I64u.%I64u ns per pair, %u thread(s), %I64u.%02I64ux the lookaside list\n",
+            _ => dbg_print_indented!(
+                "Stress pool: %I64u.%I64u ns per pair, %u thread(s), %I64u.%02I64ux the lookaside list\n",
                 ns,
                 ns_tenths,
                 ran,
@@ -309,8 +308,8 @@ fn log_balance(counted: Tally, before: LookasideStats, after: LookasideStats) {
     let attempts = counted.allocated.wrapping_add(counted.failed);
     let misses = after.allocate_misses.wrapping_sub(before.allocate_misses);
     let rate = hundredths((attempts - u64::from(misses).min(attempts)) * 100, attempts);
-    dbg_print!(
-        indented "Stress hit rate: %I64u.%02I64u%% (%u misses in %I64u allocations, %I64u failed)\n",
+    dbg_print_indented!(
+        "Stress hit rate: %I64u.%02I64u%% (%u misses in %I64u allocations, %I64u failed)\n",
         rate / 100,
         rate % 100,
         misses,
@@ -322,15 +321,15 @@ fn log_balance(counted: Tally, before: LookasideStats, after: LookasideStats) {
     } else {
         c"do NOT balance"
     };
-    dbg_print!(
-        indented "Stress tallies %s: %I64u blocks allocated and %I64u freed, %I64u allocations failed\n",
+    dbg_print_indented!(
+        "Stress tallies %s: %I64u blocks allocated and %I64u freed, %I64u allocations failed\n",
         verdict,
         counted.allocated,
         counted.freed,
         counted.failed
     );
-    dbg_print!(
-        indented "Stress counters (approximate when threads race, as on Windows): TotalAllocates +%u, TotalFrees +%u\n",
+    dbg_print_indented!(
+        "Stress counters (approximate when threads race, as on Windows): TotalAllocates +%u, TotalFrees +%u\n",
         after.total_allocates.wrapping_sub(before.total_allocates),
         after.total_frees.wrapping_sub(before.total_frees)
     );
@@ -393,7 +392,7 @@ mod tests {
 
     #[test]
     fn tallies_past_32_bits_are_printed_whole() {
-        crate::kernel::ffi::reset(crate::kernel::ffi::Config::default());
+        wdm_lookaside::sim::reset(wdm_lookaside::sim::Config::default());
         // The most the parameters allow: 100,000,000 pairs, 64 threads, every run.
         let pairs = 100_000_000 * 64 * u64::from(RUNS);
         let counted = Tally {
@@ -406,7 +405,7 @@ mod tests {
             LookasideStats::default(),
             LookasideStats::default(),
         );
-        let transcript = crate::kernel::ffi::transcript();
+        let transcript = wdm_lookaside::sim::transcript();
         assert!(
             transcript.contains(
                 "Stress hit rate: 100.00% (0 misses in 32000000000 allocations, 0 failed)"

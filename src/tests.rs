@@ -2,10 +2,9 @@
 //! reuse, the status, the parameters, the statistics, the stress run, and every failure path
 //! ending with nothing leaked.
 
-use crate::kernel::STATUS_DEVICE_CONFIGURATION_ERROR;
-use crate::kernel::ffi::{self as sim, Config, RegValue};
-use crate::kernel::registry::RegistryPath;
 use crate::scenario::{TAG, driver_entry};
+use wdm_lookaside::STATUS_DEVICE_CONFIGURATION_ERROR;
+use wdm_lookaside::sim::{self, Config, RegValue};
 
 #[path = "../expected/transcript.rs"]
 mod expected;
@@ -15,16 +14,8 @@ use expected::{entry_numbers, expected_counters, name_addresses, seed_lines, sta
 /// status and that nothing leaked (pool blocks, lookaside lists, handles).
 fn run(config: Config) -> String {
     sim::reset(config);
-    let path: Vec<u16> = sim::SERVICE_KEY.encode_utf16().collect();
-    let bytes = u16::try_from(path.len() * 2).unwrap();
-    let path = sim::UNICODE_STRING {
-        Length: bytes,
-        MaximumLength: bytes,
-        Buffer: path.as_ptr().cast_mut(),
-    };
-    // SAFETY: a valid counted string that outlives the call.
-    let registry_path = unsafe { RegistryPath::from_raw(&raw const path) };
-    let status = driver_entry(registry_path);
+    let service = sim::ServiceKey::new("LookasideList");
+    let status = driver_entry(Some(service.registry_path()));
     assert_eq!(
         status, STATUS_DEVICE_CONFIGURATION_ERROR,
         "DriverEntry's status"
@@ -640,24 +631,6 @@ fn the_record_keeps_the_seeds_layout() {
         *b"Wasm",
         "'msaW' reads Wasm in memory, as in the seed"
     );
-}
-
-#[test]
-fn the_simulated_lookaside_list_has_the_x64_layout() {
-    use core::mem::{align_of, offset_of, size_of};
-    type L = sim::LOOKASIDE_LIST_EX;
-    assert_eq!((size_of::<L>(), align_of::<L>()), (0x60, 16));
-    assert_eq!(offset_of!(L, L.Depth), 0x10);
-    assert_eq!(offset_of!(L, L.TotalAllocates), 0x14);
-    assert_eq!(offset_of!(L, L.__bindgen_anon_2.AllocateMisses), 0x18);
-    assert_eq!(offset_of!(L, L.TotalFrees), 0x1C);
-    assert_eq!(offset_of!(L, L.__bindgen_anon_3.FreeMisses), 0x20);
-    assert_eq!(offset_of!(L, L.Type), 0x24);
-    assert_eq!(offset_of!(L, L.Tag), 0x28);
-    assert_eq!(offset_of!(L, L.Size), 0x2C);
-    assert_eq!(offset_of!(L, L.__bindgen_anon_4.AllocateEx), 0x30);
-    assert_eq!(offset_of!(L, L.__bindgen_anon_5.FreeEx), 0x38);
-    assert_eq!(offset_of!(L, L.ListEntry), 0x40);
 }
 
 #[test]

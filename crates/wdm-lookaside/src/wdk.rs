@@ -1,5 +1,8 @@
-//! The kernel API from Microsoft's `wdk-sys` and `wdk` crates: the driver users build, on
-//! Windows (`cargo make`) and in the Linux cross-build (`cargo xtask`) alike.
+//! The kernel API from Microsoft's `wdk-sys` and `wdk` crates, for every Windows build (a
+//! driver's `cargo make` on Windows, and the Linux cross-build alike).
+//!
+//! No panic handler and no global allocator here: both are the driver's choice (Microsoft's
+//! samples take wdk-panic's and wdk-alloc's).
 
 // The DDK's names and prototypes, documented there.
 #![allow(non_snake_case, missing_docs)]
@@ -22,7 +25,8 @@ pub use wdk_sys::{
     OBJ_CASE_INSENSITIVE, OBJ_KERNEL_HANDLE, OBJECT_ATTRIBUTES, PALLOCATE_FUNCTION_EX,
     PFREE_FUNCTION_EX, POOL_FLAG_NON_PAGED, POOL_FLAG_PAGED, POOL_TYPE, REG_DWORD, SIZE_T,
     SLIST_ENTRY, SLIST_HEADER, STATUS_BUFFER_OVERFLOW, STATUS_DEVICE_CONFIGURATION_ERROR,
-    STATUS_INVALID_PARAMETER, STATUS_OBJECT_NAME_NOT_FOUND, SYNCHRONIZE, UNICODE_STRING,
+    STATUS_INVALID_PARAMETER, STATUS_OBJECT_NAME_NOT_FOUND, STATUS_SUCCESS, SYNCHRONIZE,
+    UNICODE_STRING,
 };
 
 pub const NON_PAGED_POOL_NX: POOL_TYPE = wdk_sys::_POOL_TYPE::NonPagedPoolNx;
@@ -39,12 +43,3 @@ unsafe extern "system" {
         Tag: u32,
     ) -> *mut c_void;
 }
-
-// wdk-panic's panic handler, as in Microsoft's samples: a panic bugchecks. (No panic site is
-// linked into the driver: `cargo xtask test` reads the linker's map.)
-//
-// Unlike the samples, no `#[global_allocator]` (wdk-alloc's `WdkAllocator`): the driver allocates
-// only through the kernel API above, and that allocator calls ExAllocatePool2, which Windows 10
-// before 2004 lacks, so the loader would refuse the image there. `cargo xtask test` checks that
-// the import table has no such routine.
-extern crate wdk_panic;

@@ -14,7 +14,7 @@ use core::marker::PhantomPinned;
 use core::pin::Pin;
 use core::ptr::{self, NonNull};
 
-use crate::kernel::{self, Block, LIST_ENTRY, LookasideList};
+use crate::{Block, LIST_ENTRY, LookasideList};
 
 /// A record with a `LIST_ENTRY` field, so it can be linked into a [`Chain`].
 ///
@@ -92,14 +92,14 @@ impl<'list, T: Linked> Chain<'list, T> {
     /// `InsertHeadList`: links `block` first and keeps it until it is popped.
     ///
     /// A block of another lookaside list than the chain's stops the system
-    /// ([`kernel::invalid_argument`]): the chain would later return it to the wrong list.
+    /// ([`crate::invalid_argument`]): the chain would later return it to the wrong list.
     // One caller: inlined there, it needs no frame or unwind entry of its own (measured: a
     // smaller driver).
     #[allow(clippy::inline_always, reason = "one caller; measured smaller")]
     #[inline(always)]
     pub fn push_front(mut self: Pin<&mut Self>, block: Block<'list, T>) {
         if !ptr::eq(block.list(), self.source) {
-            kernel::invalid_argument();
+            crate::invalid_argument();
         }
         if self.head_links().0.is_null() {
             self.as_mut().init();
@@ -109,7 +109,7 @@ impl<'list, T: Linked> Chain<'list, T> {
         let (first, _) = self.head_links();
         // SAFETY: `first` is a linked entry (or the head) of this chain, a live LIST_ENTRY.
         if unsafe { (*first).Blink } != head {
-            kernel::corrupt_list_entry();
+            crate::corrupt_list_entry();
         }
         // SAFETY: `entry` is the LIST_ENTRY of a block this chain now owns alone.
         unsafe {
@@ -140,7 +140,7 @@ impl<'list, T: Linked> Chain<'list, T> {
         } = unsafe { entry.read() };
         // SAFETY: `next` is the entry after `entry` (or the head), live while linked.
         if back != head || unsafe { (*next).Blink } != entry {
-            kernel::corrupt_list_entry();
+            crate::corrupt_list_entry();
         }
         // SAFETY: `next` is live (checked above) and the pinned chain is borrowed mutably.
         unsafe { (*next).Blink = head };
@@ -185,17 +185,37 @@ const fn entry_of<T: Linked>(record: NonNull<T>) -> *mut LIST_ENTRY {
 mod tests {
     use core::pin::pin;
 
-    use super::Chain;
-    use crate::kernel::ffi as sim;
-    use crate::kernel::{ControlBlock, ListMode, ListOptions, LookasideList, PoolKind};
-    use crate::scenario::{SomeStructure, TAG};
+    use core::mem::offset_of;
 
-    fn list() -> LookasideList<SomeStructure> {
+    use super::{Chain, Linked};
+    use crate::{
+        ControlBlock, FromZeros, LIST_ENTRY, ListMode, ListOptions, LookasideList, PoolKind, sim,
+    };
+
+    const TAG: u32 = crate::pool_tag(*b"tsTC");
+
+    /// A record with its entry between other fields, as real records have it.
+    #[repr(C)]
+    struct Record {
+        before: u32,
+        entry: LIST_ENTRY,
+        after: u32,
+    }
+
+    // SAFETY: `entry` is a LIST_ENTRY field of `Record`, and `ENTRY_OFFSET` is its offset.
+    unsafe impl Linked for Record {
+        const ENTRY_OFFSET: usize = offset_of!(Self, entry);
+    }
+
+    // SAFETY: integers and two raw pointers: all-zero bytes are a valid `Record`.
+    unsafe impl FromZeros for Record {}
+
+    fn list() -> LookasideList<Record> {
         let control = ControlBlock::allocate(ListMode::Shared, TAG).expect("a control block");
         let options = ListOptions {
             pool: PoolKind::NonPaged,
             tag: TAG,
-            path: crate::kernel::ApiPath::Inline,
+            path: crate::ApiPath::Inline,
             fail_allocation_at: None,
         };
         LookasideList::new(control, options).unwrap_or_else(|_| panic!("an initialised list"))

@@ -140,7 +140,7 @@ mod tests {
     use core::sync::atomic::AtomicU32;
 
     use super::*;
-    use crate::kernel::ffi as sim;
+    use crate::sim;
 
     #[test]
     fn every_thread_starts_once_all_exist_runs_the_work_once_and_is_joined() {

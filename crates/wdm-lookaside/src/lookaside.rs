@@ -54,6 +54,20 @@ pub struct ListOptions {
     pub fail_allocation_at: Option<NonZeroU32>,
 }
 
+impl ListOptions {
+    /// Blocks from nonpaged pool with `tag`, through the kernel's exports where it has them
+    /// ([`ApiPath::Auto`]), no fault injection: what most drivers want.
+    #[must_use]
+    pub const fn new(tag: u32) -> Self {
+        Self {
+            pool: PoolKind::NonPaged,
+            tag,
+            path: ApiPath::Auto,
+            fail_allocation_at: None,
+        }
+    }
+}
+
 /// A lookaside list of `T`-sized blocks: one `LOOKASIDE_LIST_EX`, or one per processor.
 ///
 /// With several lists, a block comes from the list of the processor the caller runs on and

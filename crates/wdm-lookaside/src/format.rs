@@ -30,34 +30,34 @@
 //!
 //! ```
 //! use core::ffi::CStr;
-//! use LookasideList::kernel::ffi as sim;
+//! use wdm_lookaside::sim;
 //!
 //! sim::reset(sim::Config::default());
 //! let name: &CStr = c"ListType";
-//! LookasideList::dbg_print!("LookasideList:   %s = %u (%08X)\n", name, 2_u32, 0xC000_0182_u32);
+//! wdm_lookaside::dbg_print!("LookasideList:   %s = %u (%08X)\n", name, 2_u32, 0xC000_0182_u32);
 //! assert_eq!(sim::transcript(), "LookasideList:   ListType = 2 (C0000182)\n");
 //! ```
 //!
 //! A `u64` where the format says `%u` (a 32-bit `unsigned int`) does not build:
 //!
 //! ```compile_fail,E0080
-//! LookasideList::dbg_print!("LookasideList: %u\n", 5_u64);
+//! wdm_lookaside::dbg_print!("LookasideList: %u\n", 5_u64);
 //! ```
 //!
 //! Nor does a missing argument, or one too many:
 //!
 //! ```compile_fail,E0080
-//! LookasideList::dbg_print!("LookasideList: %u and %u\n", 5_u32);
+//! wdm_lookaside::dbg_print!("LookasideList: %u and %u\n", 5_u32);
 //! ```
 //!
 //! ```compile_fail,E0080
-//! LookasideList::dbg_print!("LookasideList: done\n", 5_u32);
+//! wdm_lookaside::dbg_print!("LookasideList: done\n", 5_u32);
 //! ```
 //!
 //! Nor a conversion outside the table:
 //!
 //! ```compile_fail,E0080
-//! LookasideList::dbg_print!("LookasideList: %x\n", 5_u32);
+//! wdm_lookaside::dbg_print!("LookasideList: %x\n", 5_u32);
 //! ```
 
 use core::ffi::{CStr, c_char, c_void};
@@ -241,11 +241,6 @@ pub const fn check(format: &[u8], args: &[CType]) {
     );
 }
 
-/// What starts each of the driver's own lines (the seed's prefix and two spaces): the argument
-/// of the `%s` that [`dbg_print!`](crate::dbg_print) puts before the format of an `indented`
-/// line.
-pub const INDENTED: &CStr = c"LookasideList:   ";
-
 /// A format string literal, NUL-terminated by [`dbg_print!`](crate::dbg_print).
 pub trait Format {
     /// The format.
@@ -325,7 +320,7 @@ passed! {
 ///
 /// ```compile_fail,E0277
 /// use core::ffi::c_char;
-/// use LookasideList::kernel::format::{Arg, CType};
+/// use wdm_lookaside::format::{Arg, CType};
 ///
 /// #[derive(Clone, Copy)]
 /// struct Freed(*const c_char);
@@ -453,14 +448,14 @@ macro_rules! args {
 
             #[allow(unused_variables, reason = "the call without arguments")]
             unsafe fn print(self, format: &CStr) {
-                #[cfg(all(target_os = "windows", not(test)))]
+                #[cfg(not(any(test, simulated_kernel)))]
                 // SAFETY: a NUL-terminated format whose conversions take exactly these
                 // arguments, each passed as the C type its conversion reads (the caller's
                 // guarantee); DbgPrint reads them during the call only.
                 unsafe {
                     ffi::DbgPrint(format.as_ptr().cast(), $(self.$index.passed()),*)
                 };
-                #[cfg(any(test, not(target_os = "windows")))]
+                #[cfg(any(test, simulated_kernel))]
                 // SAFETY: as above; the simulation reads each string during the call only.
                 unsafe {
                     ffi::dbg_print(format, &[$(Passed::value(self.$index.passed())),*])
