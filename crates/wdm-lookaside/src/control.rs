@@ -45,7 +45,7 @@ const _: () = assert!(size_of::<LookasideControl>() <= STRIDE);
 
 /// A control block's place in its set.
 #[repr(C)]
-pub(super) struct SetInfo {
+pub struct SetInfo {
     /// The set's first control block.
     pub first: NonNull<LookasideControl>,
     /// How many control blocks the set has.
@@ -126,7 +126,7 @@ impl ControlBlock {
 }
 
 /// The control block `index` of the set that starts at `first` (for a set of one: `first`).
-pub(super) const fn nth(first: NonNull<LookasideControl>, index: u32) -> NonNull<LookasideControl> {
+pub const fn nth(first: NonNull<LookasideControl>, index: u32) -> NonNull<LookasideControl> {
     // STRIDE * index stays inside the set's pool block for index < count.
     let control = first.as_ptr().wrapping_byte_add(index as usize * STRIDE);
     // SAFETY: an address inside the non-NULL pool block that holds the set.

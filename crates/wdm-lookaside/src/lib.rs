@@ -158,9 +158,11 @@ pub fn paged_code() {
     ::wdk::paged_code!();
 }
 
-/// `DbgPrint(format, args...)`: the kernel formats the line, with the format checked against
-/// the arguments' types when the driver is compiled (see [`format`] for the conversions and the
-/// argument types each takes). A format that does not match its arguments does not build.
+/// `DbgPrint(format, args...)`, with the format checked against the arguments' types.
+///
+/// The kernel formats the line; the check happens when the driver is compiled (see [`format`]
+/// for the conversions and the argument types each takes). A format that does not match its
+/// arguments does not build.
 ///
 /// `dbg_print!(prefix = PREFIX; "text", args...)` prints `PREFIX` (a `&'static CStr`) before
 /// the text, as the `%s` argument of a `"%s" "text"` format: a driver that starts many lines

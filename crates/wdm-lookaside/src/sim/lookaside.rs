@@ -7,7 +7,12 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use super::pool::{ExAllocatePoolWithTag, ExFreePoolWithTag};
 use super::slist::{ExQueryDepthSList, ExpInterlockedPopEntrySList, ExpInterlockedPushEntrySList};
-use super::types::*;
+use super::types::{
+    AllocateExUnion, AllocateMissesUnion, FreeExUnion, FreeMissesUnion, GENERAL_LOOKASIDE_POOL,
+    LIST_ENTRY, LOOKASIDE_LIST_EX, ListHeadUnion, MAXIMUM_LOOKASIDE_DEPTH, MINIMUM_LOOKASIDE_DEPTH,
+    NTSTATUS, PALLOCATE_FUNCTION_EX, PFREE_FUNCTION_EX, POOL_TYPE, SIZE_T, SLIST_ENTRY,
+    SLIST_HEADER, STATUS_SUCCESS,
+};
 use super::with_state;
 
 unsafe extern "C" fn default_allocate(

@@ -1,6 +1,7 @@
-//! A simulated Windows kernel for host tests: the routines this crate calls, under their DDK
-//! names, so that `cargo test` (and Miri) run the crate's safe layer, and a driver built on it,
-//! unchanged on any host.
+//! A simulated Windows kernel for host tests.
+//!
+//! It provides the routines this crate calls, under their DDK names, so that `cargo test` (and
+//! Miri) run the crate's safe layer, and a driver built on it, unchanged on any host.
 //!
 //! A driver's own unit tests get it by enabling the crate's `sim` feature from
 //! `[dev-dependencies]`; the crate's tests and every non-Windows target always have it.

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::types::*;
+use super::types::{ALL_PROCESSOR_GROUPS, LARGE_INTEGER, PERFORMANCE_FREQUENCY, PROCESSOR_NUMBER};
 use super::{PROCESSOR, with_state};
 
 static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();

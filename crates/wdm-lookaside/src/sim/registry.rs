@@ -4,7 +4,11 @@
 use core::ffi::c_void;
 use core::ptr;
 
-use super::types::*;
+use super::types::{
+    HANDLE, KEY_QUERY_VALUE, KEY_VALUE_INFORMATION_CLASS, KEY_VALUE_PARTIAL_INFORMATION_CLASS,
+    NTSTATUS, OBJ_KERNEL_HANDLE, OBJECT_ATTRIBUTES, REG_DWORD, STATUS_BUFFER_OVERFLOW,
+    STATUS_OBJECT_NAME_NOT_FOUND, STATUS_SUCCESS, UNICODE_STRING,
+};
 use super::with_state;
 use crate::registry::RegistryPath;
 
@@ -57,7 +61,7 @@ impl ServiceKey {
 
     /// The path, as `DriverEntry` receives it.
     #[must_use]
-    pub fn registry_path(&self) -> RegistryPath<'_> {
+    pub const fn registry_path(&self) -> RegistryPath<'_> {
         // SAFETY: `string` counts `units`, which lives (unmoved, on the heap) as long as `self`.
         unsafe { RegistryPath::from_raw(&raw const self.string) }.expect("not NULL")
     }

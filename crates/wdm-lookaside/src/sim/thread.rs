@@ -5,7 +5,10 @@ use core::ffi::c_void;
 use core::ptr;
 use std::sync::Arc;
 
-use super::types::*;
+use super::types::{
+    HANDLE, LARGE_INTEGER, NTSTATUS, OBJ_KERNEL_HANDLE, OBJECT_ATTRIBUTES, PKSTART_ROUTINE,
+    STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS, SYNCHRONIZE,
+};
 use super::{CURRENT, PROCESSOR, current, lock, with_state};
 
 struct SendPtr(*mut c_void);

@@ -2,7 +2,12 @@
 //! `__bindgen_anon_N` unions), so code written against wdk-sys compiles against them unchanged.
 
 // The DDK's names, documented in wdm.h and ntdef.h.
-#![allow(missing_docs, clippy::pub_underscore_fields, clippy::use_self)]
+#![allow(
+    missing_docs,
+    clippy::pub_underscore_fields,
+    clippy::upper_case_acronyms,
+    clippy::use_self
+)]
 
 use core::ffi::c_void;
 
