@@ -24,6 +24,7 @@ mod packages;
 mod pe;
 mod step;
 mod test;
+mod toolchain;
 mod usage;
 mod wdk_build_linux;
 mod wine;

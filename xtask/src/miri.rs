@@ -109,7 +109,7 @@ pub fn ensure(verbose: bool) -> Result<bool> {
     Ok(true)
 }
 
-/// The host unit tests of the driver and the fixture's bookkeeping under Miri in `model`,
+/// The host unit tests of the library, the two drivers and the fixture's bookkeeping under Miri in `model`,
 /// each test in a process of its own (`cargo nextest`, both cores) where nextest is installed.
 /// The doc tests are not run under Miri (the native run has them).
 pub fn run(model: Model) -> Result<()> {
@@ -125,7 +125,17 @@ pub fn run(model: Model) -> Result<()> {
         command.arg("test");
     }
     command
-        .args(["-p", "LookasideList", "-p", "ntoskrnl-fixture", "--lib"])
+        .args([
+            "-p",
+            "wdm-lookaside",
+            "-p",
+            "LookasideList",
+            "-p",
+            "minimal-driver",
+            "-p",
+            "ntoskrnl-fixture",
+            "--lib",
+        ])
         .env("MIRIFLAGS", model.flags());
     step::progress(&format!(
         "host unit tests under Miri, {} (MIRIFLAGS=\"{}\")",

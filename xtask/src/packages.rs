@@ -40,30 +40,6 @@ pub enum Probe {
 /// For the cross-build of LookasideList.sys and the Wine fixture.
 pub const BUILD: &[Need] = &[
     Need {
-        package: "rustc-web",
-        why: "a rustc (/usr/bin/rustc) that can build `core` from source",
-        probes: &[Probe::Answers {
-            program: RUSTC,
-            args: &["--version"],
-        }],
-    },
-    Need {
-        package: "rust-web-src",
-        why: "the sources of `core` for -Zbuild-std",
-        probes: &[Probe::Check {
-            what: "the `core` sources of /usr/bin/rustc's sysroot",
-            check: core_sources,
-        }],
-    },
-    Need {
-        package: "lld-19",
-        why: "lld-link-19, the PE/COFF linker (lld 14 refuses wdk-build's /KERNEL)",
-        probes: &[Probe::Answers {
-            program: crate::build::LINKER,
-            args: &["--version"],
-        }],
-    },
-    Need {
         package: "llvm",
         why: "llvm-dlltool, which makes the import libraries",
         probes: &[Probe::Check {
@@ -96,16 +72,6 @@ pub const BUILD: &[Need] = &[
         }],
     },
 ];
-
-/// For linting the cross-build: Debian's clippy, which matches Debian's rustc.
-pub const LINT: &[Need] = &[Need {
-    package: "rust-web-clippy",
-    why: "clippy for the Windows-target code (the wdk backend, DriverEntry)",
-    probes: &[Probe::Answers {
-        program: "/usr/bin/cargo-clippy",
-        args: &["--version"],
-    }],
-}];
 
 /// For `cargo xtask package`: signing, and the test certificate.
 pub const PACKAGE: &[Need] = &[
@@ -156,9 +122,6 @@ pub const WINE: &[Need] = &[
 
 /// Wine's own kernel, which the fixture forwards to (package wine64).
 pub const WINE_NTOSKRNL: &str = "/usr/lib/x86_64-linux-gnu/wine/x86_64-windows/ntoskrnl.exe";
-
-/// The rustc whose sysroot has the standard library's sources (not rustup's).
-const RUSTC: &str = "/usr/bin/rustc";
 
 /// Where the probes look: the machine itself, or (in tests) another `PATH` and file-system root,
 /// to show what a missing tool looks like without uninstalling anything.
@@ -256,18 +219,6 @@ impl Probe {
             Self::Check { what, check } => check(tools).map_err(|why| format!("{what}: {why}")),
         }
     }
-}
-
-/// `-Zbuild-std` reads `library/Cargo.lock` and the `core` crate under rustc's sysroot.
-fn core_sources(tools: &Tools) -> Result<(), String> {
-    let sysroot = tools.answer(RUSTC, &["--print", "sysroot"])?;
-    let library = tools.file(&sysroot).join("lib/rustlib/src/rust/library");
-    for file in ["Cargo.lock", "core/src/lib.rs"] {
-        if !library.join(file).is_file() {
-            return Err(format!("{} is missing", library.join(file).display()));
-        }
-    }
-    Ok(())
 }
 
 /// The build runs `llvm-dlltool -m i386:x86-64 -d x.def -l x.lib`: do exactly that, on a
@@ -443,7 +394,7 @@ mod tests {
     use super::*;
 
     fn all() -> Vec<&'static Need> {
-        [BUILD, LINT, WINE, PACKAGE].into_iter().flatten().collect()
+        [BUILD, WINE, PACKAGE].into_iter().flatten().collect()
     }
 
     fn scratch(name: &str) -> PathBuf {
@@ -472,10 +423,9 @@ mod tests {
             root: PathBuf::from("/"),
         };
         let broken = probe(&all(), &tools);
-        let lld = line_for(&broken, "lld-19");
-        assert!(lld.starts_with("lld-link-19 is not on PATH"), "{lld}");
-        assert!(lld.contains("apt-get install"), "{lld}");
-        assert!(line_for(&broken, "clang").contains("clang is not on PATH"));
+        let clang = line_for(&broken, "clang");
+        assert!(clang.contains("clang is not on PATH"), "{clang}");
+        assert!(clang.contains("apt-get install"), "{clang}");
         assert!(line_for(&broken, "llvm").contains("llvm-dlltool is not on PATH"));
         // One line per broken probe, nothing else.
         assert!(broken.iter().all(|line| !line.contains('\n')));
@@ -494,33 +444,7 @@ mod tests {
             line_for(&broken, "mingw-w64-x86-64-dev")
                 .starts_with("/usr/x86_64-w64-mingw32/include/ddk/ntifs.h is missing")
         );
-        assert!(line_for(&broken, "rustc-web").starts_with("/usr/bin/rustc is missing"));
         assert!(line_for(&broken, "wine64").contains("wine64"));
-        let _ = std::fs::remove_dir_all(root);
-    }
-
-    #[test]
-    fn a_rustc_without_core_sources_is_reported_as_rust_web_src() {
-        use std::os::unix::fs::PermissionsExt as _;
-        let root = scratch("sysroot");
-        let bin = root.join("usr/bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        // A rustc that answers, with a sysroot that has no library sources.
-        let rustc = bin.join("rustc");
-        std::fs::write(&rustc, "#!/bin/sh\necho /opt/empty-sysroot\n").unwrap();
-        std::fs::set_permissions(&rustc, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let tools = Tools {
-            path: OsString::from("/usr/bin:/bin"),
-            root: root.clone(),
-        };
-        let needs: Vec<&Need> = BUILD.iter().take(2).collect();
-        let broken = probe(&needs, &tools);
-        assert_eq!(broken.len(), 1, "{broken:#?}");
-        let line = line_for(&broken, "rust-web-src");
-        assert!(
-            line.contains("opt/empty-sysroot/lib/rustlib/src/rust/library/Cargo.lock is missing"),
-            "{line}"
-        );
         let _ = std::fs::remove_dir_all(root);
     }
 

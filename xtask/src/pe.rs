@@ -1,4 +1,5 @@
-//! Checks that LookasideList.sys is what Windows expects of a kernel driver.
+//! Checks that a driver of the workspace (`LookasideList.sys`, `minimal_driver.sys`) is what
+//! Windows expects of a kernel driver.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -13,12 +14,71 @@ use object::pe::{
 use object::read::pe::{ImageNtHeaders, ImageOptionalHeader, PeFile64};
 use object::{ExportTarget, NameOrOrdinal, Object};
 
-/// An upper bound on the driver's size (without a signature), every feature included: what it
-/// weighs on the wdk crates, 13,312 bytes (headers 512, .text 0x1AB6 in 7,168, .rdata 0x148C
-/// with the unwind tables in 5,632, no .reloc; each section padded to 512 bytes in the file).
-/// The kernel formats the log (`DbgPrint`), so nothing of `core::fmt` is linked in; a change
-/// that pulls formatting or panic messages back in, or bloats a function, shows up here.
-pub const SIZE_BUDGET: u64 = 13_312;
+/// What one driver must be: its import table, exactly, and an upper bound on its size
+/// (without a signature).
+///
+/// The budgets are what the drivers weigh as the cross-build makes them (the release profile
+/// with LTO, rustup's prebuilt std): each section is padded to 512 bytes in the file, and the
+/// kernel formats the log (`DbgPrint`), so nothing of `core::fmt` is linked in; a change that
+/// pulls formatting or panic messages back in, or bloats a function, shows up here.
+pub struct Expected {
+    /// The file, for messages.
+    pub name: &'static str,
+    /// The kernel routines it imports, exactly. Routines not every supported Windows exports
+    /// (see [`MISSING_ON_SUPPORTED_WINDOWS`]) are looked up at run time instead.
+    pub imports: &'static [&'static str],
+    /// Bytes, without the Authenticode signature.
+    pub size_budget: u64,
+}
+
+/// LookasideList.sys: 12,800 bytes as measured (headers 512, .text and .rdata with the
+/// unwind tables, no .reloc).
+pub const LOOKASIDE_LIST: Expected = Expected {
+    name: "LookasideList.sys",
+    imports: &[
+        "DbgPrint",
+        "ExAllocatePoolWithTag",
+        "ExDeleteLookasideListEx",
+        "ExFlushLookasideListEx",
+        "ExFreePoolWithTag",
+        "ExInitializeLookasideListEx",
+        "ExpInterlockedPopEntrySList",
+        "ExpInterlockedPushEntrySList",
+        "KdRefreshDebuggerNotPresent",
+        "KeGetCurrentProcessorNumberEx",
+        "KeQueryActiveProcessorCountEx",
+        "KeQueryPerformanceCounter",
+        "MmGetSystemRoutineAddress",
+        "PsCreateSystemThread",
+        "PsTerminateSystemThread",
+        "ZwClose",
+        "ZwOpenKey",
+        "ZwQueryValueKey",
+        "ZwWaitForSingleObject",
+        // rustup's prebuilt core calls the C runtime's routines; ntoskrnl.exe exports them.
+        "memcpy",
+        "memset",
+    ],
+    size_budget: 12_800,
+};
+
+/// `minimal_driver.sys`, the library's example: 4,096 bytes as measured.
+pub const MINIMAL_DRIVER: Expected = Expected {
+    name: "minimal_driver.sys",
+    imports: &[
+        "DbgPrint",
+        "ExAllocatePoolWithTag",
+        "ExDeleteLookasideListEx",
+        "ExFlushLookasideListEx",
+        "ExFreePoolWithTag",
+        "ExInitializeLookasideListEx",
+        "ExpInterlockedPopEntrySList",
+        "ExpInterlockedPushEntrySList",
+        "KeGetCurrentProcessorNumberEx",
+        "MmGetSystemRoutineAddress",
+    ],
+    size_budget: 4_096,
+};
 
 /// What was checked, for the report.
 pub struct Report {
@@ -27,30 +87,6 @@ pub struct Report {
     /// Name, size in memory and size in the file of each section.
     pub sections: Vec<(String, u32, u32)>,
 }
-
-/// The kernel routines LookasideList.sys imports, exactly. Routines not every supported Windows
-/// exports (see [`MISSING_ON_SUPPORTED_WINDOWS`]) are looked up at run time instead.
-pub const IMPORTS: &[&str] = &[
-    "DbgPrint",
-    "ExAllocatePoolWithTag",
-    "ExDeleteLookasideListEx",
-    "ExFlushLookasideListEx",
-    "ExFreePoolWithTag",
-    "ExInitializeLookasideListEx",
-    "ExpInterlockedPopEntrySList",
-    "ExpInterlockedPushEntrySList",
-    "KdRefreshDebuggerNotPresent",
-    "KeGetCurrentProcessorNumberEx",
-    "KeQueryActiveProcessorCountEx",
-    "KeQueryPerformanceCounter",
-    "MmGetSystemRoutineAddress",
-    "PsCreateSystemThread",
-    "PsTerminateSystemThread",
-    "ZwClose",
-    "ZwOpenKey",
-    "ZwQueryValueKey",
-    "ZwWaitForSingleObject",
-];
 
 /// Kernel exports some supported Windows lacks, so that a driver importing one would not load
 /// there: `ExAllocatePool2`/`ExFreePool2` (Windows 10 2004+; wdk-alloc's allocator calls the
@@ -63,8 +99,8 @@ pub const MISSING_ON_SUPPORTED_WINDOWS: &[&str] = &[
 ];
 
 /// Whether `imported` is what the driver should import: none of the routines a supported
-/// Windows lacks, and exactly [`IMPORTS`].
-pub fn check_imports(imported: &BTreeSet<String>) -> Result<()> {
+/// Windows lacks, and exactly the list.
+pub fn check_imports(expected: &Expected, imported: &BTreeSet<String>) -> Result<()> {
     let missing: Vec<&str> = MISSING_ON_SUPPORTED_WINDOWS
         .iter()
         .copied()
@@ -74,19 +110,26 @@ pub fn check_imports(imported: &BTreeSet<String>) -> Result<()> {
         missing.is_empty(),
         "imports {missing:?}, which Windows 10 before 2004 (or Windows 11 before 22H2) lacks: the loader would refuse the driver there"
     );
-    let listed: BTreeSet<String> = IMPORTS.iter().map(|name| (*name).to_owned()).collect();
+    let listed: BTreeSet<String> = expected
+        .imports
+        .iter()
+        .map(|name| (*name).to_owned())
+        .collect();
     ensure!(
         *imported == listed,
-        "the import table differs from xtask/src/pe.rs's IMPORTS: imported only {:?}, listed only {:?}",
+        "{}'s import table differs from its list in xtask/src/pe.rs: imported only {:?}, listed only {:?}",
+        expected.name,
         imported.difference(&listed).collect::<Vec<_>>(),
         listed.difference(imported).collect::<Vec<_>>()
     );
     Ok(())
 }
 
-pub fn check(driver: &Path) -> Result<Report> {
+/// Checks `driver` against what is `expected` of it.
+pub fn check(driver: &Path, expected: &Expected) -> Result<Report> {
     let data = std::fs::read(driver).with_context(|| format!("reading {}", driver.display()))?;
-    let pe = PeFile64::parse(&*data).context("LookasideList.sys is not a PE32+ image")?;
+    let pe = PeFile64::parse(&*data)
+        .with_context(|| format!("{} is not a PE32+ image", expected.name))?;
     // The image without an Authenticode signature (the certificate table at the file's end,
     // which `cargo xtask package` adds): the budget is the driver's.
     let signature = pe
@@ -149,10 +192,12 @@ pub fn check(driver: &Path) -> Result<Report> {
         };
         imports.push(String::from_utf8_lossy(name).into_owned());
     }
-    check_imports(&imports.iter().cloned().collect())?;
+    check_imports(expected, &imports.iter().cloned().collect())?;
     ensure!(
-        size <= SIZE_BUDGET,
-        "{size} bytes, over the {SIZE_BUDGET}-byte budget"
+        size <= expected.size_budget,
+        "{}: {size} bytes, over the {}-byte budget",
+        expected.name,
+        expected.size_budget
     );
     Ok(Report {
         size,
@@ -206,18 +251,25 @@ mod tests {
 
     #[test]
     fn imports_must_be_the_list_and_nothing_a_supported_windows_lacks() {
-        let exact: BTreeSet<String> = IMPORTS.iter().map(|name| (*name).to_owned()).collect();
-        check_imports(&exact).unwrap();
+        let expected = &LOOKASIDE_LIST;
+        let exact: BTreeSet<String> = expected
+            .imports
+            .iter()
+            .map(|name| (*name).to_owned())
+            .collect();
+        check_imports(expected, &exact).unwrap();
         let mut with_pool2 = exact.clone();
         with_pool2.insert("ExAllocatePool2".to_owned());
-        let error = check_imports(&with_pool2).unwrap_err().to_string();
+        let error = check_imports(expected, &with_pool2)
+            .unwrap_err()
+            .to_string();
         assert!(
             error.contains("ExAllocatePool2") && error.contains("lacks"),
             "{error}"
         );
         let mut fewer = exact;
         fewer.remove("ZwClose");
-        let error = check_imports(&fewer).unwrap_err().to_string();
+        let error = check_imports(expected, &fewer).unwrap_err().to_string();
         assert!(error.contains("listed only [\"ZwClose\"]"), "{error}");
     }
 }

@@ -1,8 +1,9 @@
 //! `cargo xtask test`: every check the project has, ending with one `N passed, N failed` line.
 
+use std::path::Path;
 use std::process::Command;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use crate::build::{self, Artifacts};
 use crate::cli::Options;
@@ -52,12 +53,7 @@ fn cargo_shown(what: &str, args: &[&str]) -> Result<()> {
 
 pub fn all(options: &Options) -> Result<()> {
     packages::ensure(
-        &[
-            packages::BUILD,
-            packages::LINT,
-            packages::WINE,
-            packages::PACKAGE,
-        ],
+        &[packages::BUILD, packages::WINE, packages::PACKAGE],
         options.verbose,
     )?;
     let mut tally = Tally::default();
@@ -92,6 +88,11 @@ pub fn all(options: &Options) -> Result<()> {
             &["test", "--workspace"],
         ),
     );
+    library_checks(&mut tally);
+    tally.record(
+        "a Git-for-Windows checkout (core.autocrlf=true) passes the host tests",
+        crlf_checkout(),
+    );
     if miri::ensure(options.verbose)? {
         for model in miri::Model::ALL {
             tally.record(
@@ -103,6 +104,10 @@ pub fn all(options: &Options) -> Result<()> {
     match build::all(options) {
         Ok(artifacts) => {
             tally.record("cross-build", Ok(()));
+            tally.record(
+                "cross-build: the driver's rustc line carries the release profile's -C lto, and no -Z flag",
+                lto_in_effect(options),
+            );
             tally.record("clippy on the cross-build", build::clippy(options));
             pe_checks(&artifacts, &mut tally);
             let package = package_checks(options, &artifacts, &mut tally);
@@ -128,13 +133,34 @@ pub fn all(options: &Options) -> Result<()> {
 }
 
 fn pe_checks(artifacts: &Artifacts, tally: &mut Tally) {
-    step::progress("checking LookasideList.sys (PE32+ AMD64, native, DriverEntry, imports, size)");
-    let report = pe::check(&artifacts.driver);
+    for (sys, map, expected) in [
+        (
+            &artifacts.driver,
+            &artifacts.driver_map,
+            &pe::LOOKASIDE_LIST,
+        ),
+        (
+            &artifacts.example,
+            &artifacts.example_map,
+            &pe::MINIMAL_DRIVER,
+        ),
+    ] {
+        driver_pe_checks(sys, map, expected, tally);
+    }
+}
+
+/// The PE checks of one driver, and the checks of its linker map.
+fn driver_pe_checks(sys: &Path, map: &Path, expected: &pe::Expected, tally: &mut Tally) {
+    let name = expected.name;
+    step::progress(&format!(
+        "checking {name} (PE32+ AMD64, native, DriverEntry, imports, size)"
+    ));
+    let report = pe::check(sys, expected);
     if let Ok(report) = &report {
         eprintln!(
             "    {} bytes (budget {}); imports from ntoskrnl.exe: {}",
             report.size,
-            pe::SIZE_BUDGET,
+            expected.size_budget,
             report.imports.join(", ")
         );
         for (name, virtual_size, raw_size) in &report.sections {
@@ -142,25 +168,25 @@ fn pe_checks(artifacts: &Artifacts, tally: &mut Tally) {
         }
     }
     tally.record(
-        "PE: AMD64, native subsystem, entry DriverEntry, imports exactly the list (nothing a supported Windows lacks), no W+X section, unwind data read-only, size budget",
+        &format!("PE: {name}: AMD64, native subsystem, entry DriverEntry, imports exactly the list (nothing a supported Windows lacks), no W+X section, unwind data read-only, size budget"),
         report.map(drop),
     );
-    match read_map(&artifacts.driver_map) {
+    match read_map(map) {
         Ok(chunks) => {
             tally.record(
-                "PE: no core::fmt in the driver (linker map)",
+                &format!("PE: {name}: no core::fmt (linker map)"),
                 linkmap::check_no_core_fmt(&chunks),
             );
             tally.record(
-                "PE: no panic site in the driver (linker map)",
+                &format!("PE: {name}: no panic site (linker map)"),
                 linkmap::check_no_panic_site(&chunks),
             );
             tally.record(
-                "PE: no writable global data, merged into .rdata (linker map)",
+                &format!("PE: {name}: no writable global data, merged into .rdata (linker map)"),
                 linkmap::check_no_writable_data(&chunks),
             );
         }
-        Err(error) => tally.record("PE: the linker map of the driver", Err(error)),
+        Err(error) => tally.record(&format!("PE: {name}: the linker map"), Err(error)),
     }
 }
 
@@ -220,7 +246,7 @@ fn package_checks(options: &Options, artifacts: &Artifacts, tally: &mut Tally) -
     );
     tally.record(
         "package: the signed LookasideList.sys passes the PE checks",
-        pe::check(&package.sys).map(drop),
+        pe::check(&package.sys, &pe::LOOKASIDE_LIST).map(drop),
     );
     tally.record(
         "package: a LookasideList.sys changed after signing fails verification",
@@ -261,6 +287,10 @@ fn wine_checks(
     }
     parameter_checks(&session, tally);
     inf_check(options, &session, artifacts, tally);
+    tally.record(
+        "Wine: the example driver (minimal_driver.sys) prints its lines, every block back",
+        example_load(&session, artifacts),
+    );
     if let Some(package) = package {
         tally.record(
             "package: the signed LookasideList.sys prints the seed's transcript in Wine",
@@ -449,6 +479,135 @@ fn per_processor_statistics(load: &Load) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The library's example driver in the LookasideList service's place: exactly the lines its
+/// unit test expects on the simulated kernel, and the fixture's exact balances.
+fn example_load(session: &Session, artifacts: &Artifacts) -> Result<()> {
+    let expected_path = build::root().join("examples/minimal-driver/expected.txt");
+    let expected = std::fs::read_to_string(&expected_path)
+        .with_context(|| format!("reading {}", expected_path.display()))?;
+    session.prefix().install_driver(&artifacts.example)?;
+    let load = load(session, &[]);
+    // LookasideList.sys goes back in its place, whatever the example did.
+    session.prefix().install_driver(&artifacts.driver)?;
+    let load = load?;
+    compare(&joined(&load), &expected)?;
+    clean(&load)
+}
+
+/// `-C lto` on the driver's release rustc line (a `cdylib` alone, so Cargo applies the
+/// profile's `lto = true`), and no `-Z` flag: the stable toolchain as Windows users have it.
+fn lto_in_effect(options: &Options) -> Result<()> {
+    let line = build::driver_rustc_line(options)?;
+    if !line.contains("-C lto") {
+        bail!("no `-C lto` on the driver's rustc line: {line}");
+    }
+    if let Some(flag) = line.split_whitespace().find(|word| word.starts_with("-Z")) {
+        bail!("{flag} reaches the driver's rustc: {line}");
+    }
+    Ok(())
+}
+
+/// The library's own checks: its docs build with warnings as errors, its package holds only what
+/// belongs in it, and it would publish. (Its doc tests, the `compile_fail` ones among them, run
+/// with the host tests.)
+fn library_checks(tally: &mut Tally) {
+    tally.record(
+        "wdm-lookaside: cargo doc, warnings as errors",
+        step::run(
+            "cargo doc -p wdm-lookaside --no-deps (RUSTDOCFLAGS=-D warnings)",
+            cargo()
+                .args(["doc", "-p", "wdm-lookaside", "--no-deps", "--quiet"])
+                .env("RUSTDOCFLAGS", "-D warnings"),
+            false,
+        )
+        .map(drop),
+    );
+    tally.record(
+        "wdm-lookaside: cargo package --list holds its sources, build script, README and manifest only",
+        package_list(),
+    );
+    tally.record(
+        "wdm-lookaside: cargo publish --dry-run",
+        step::run(
+            "cargo publish --dry-run -p wdm-lookaside",
+            cargo().args([
+                "publish",
+                "--dry-run",
+                "--allow-dirty",
+                "--quiet",
+                "-p",
+                "wdm-lookaside",
+            ]),
+            false,
+        )
+        .map(drop),
+    );
+}
+
+fn package_list() -> Result<()> {
+    let output = step::run(
+        "cargo package --list -p wdm-lookaside",
+        cargo().args(["package", "--list", "--allow-dirty", "-p", "wdm-lookaside"]),
+        false,
+    )?;
+    let listed = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stray: Vec<&str> = listed
+        .lines()
+        .filter(|file| {
+            !(file.starts_with("src/")
+                && std::path::Path::new(file)
+                    .extension()
+                    .is_some_and(|extension| extension == "rs")
+                || [
+                    "build.rs",
+                    "README.md",
+                    "Cargo.toml",
+                    "Cargo.toml.orig",
+                    "Cargo.lock",
+                    ".cargo_vcs_info.json",
+                ]
+                .contains(file))
+        })
+        .collect();
+    if !stray.is_empty() {
+        bail!("the package would also hold {stray:?}");
+    }
+    for needed in ["src/lib.rs", "src/sim/mod.rs", "README.md", "build.rs"] {
+        if !listed.lines().any(|file| file == needed) {
+            bail!("the package lacks {needed}");
+        }
+    }
+    Ok(())
+}
+
+/// Git for Windows checks text out with CRLF (`core.autocrlf=true`, its installer's default):
+/// a clone made that way, of what is committed, must pass the host tests as well.
+fn crlf_checkout() -> Result<()> {
+    let clone = build::root().join("target/crlf-checkout");
+    let _ = std::fs::remove_dir_all(&clone);
+    step::run(
+        "git -c core.autocrlf=true clone (as Git for Windows checks out)",
+        Command::new("git")
+            .args(["-c", "core.autocrlf=true", "clone", "--quiet", "--no-local"])
+            .arg(build::root())
+            .arg(&clone),
+        false,
+    )?;
+    let outcome = step::run(
+        "cargo test --workspace in the CRLF checkout",
+        cargo()
+            .current_dir(&clone)
+            .args(["test", "--workspace", "--quiet"])
+            // Its own target folder would build everything again; the shared one rebuilds
+            // only what its sources change.
+            .env("CARGO_TARGET_DIR", build::root().join("target")),
+        false,
+    )
+    .map(drop);
+    let _ = std::fs::remove_dir_all(&clone);
+    outcome
 }
 
 /// The INF path: stamp LookasideList.inx, install it with setupapi, start the service it made.

@@ -197,9 +197,10 @@ impl Prefix {
     }
 }
 
-/// Whether the fixture's process-exit balance has arrived (a balance after DriverEntry left).
+/// Whether the fixture's process-exit balance has arrived (a balance after Wine reported
+/// DriverEntry's status, whichever driver it was).
 fn has_final_balance(raw: &str) -> bool {
-    raw.split_once("LookasideList: Leaving DriverEntry")
+    raw.split_once("ZwLoadDriver failed to create driver")
         .is_some_and(|(_, after)| after.contains("ntoskrnl-fixture: pool balance: "))
 }
 
