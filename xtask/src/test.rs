@@ -529,6 +529,10 @@ fn library_checks(tally: &mut Tally) {
         package_list(),
     );
     tally.record(
+        "wdm-lookaside: its README's example, as a crate of its own outside the workspace, passes cargo test",
+        readme_example(),
+    );
+    tally.record(
         "wdm-lookaside: cargo publish --dry-run",
         step::run(
             "cargo publish --dry-run -p wdm-lookaside",
@@ -544,6 +548,65 @@ fn library_checks(tally: &mut Tally) {
         )
         .map(drop),
     );
+}
+
+/// The crate README's `Cargo.toml`, `build.rs` and `src/lib.rs`, written out as they are (the
+/// dependency pointed at this checkout by path, as the README says to), then `cargo test`: what
+/// a driver author who follows the README gets.
+fn readme_example() -> Result<()> {
+    let library = build::root().join("crates/wdm-lookaside");
+    let readme = std::fs::read_to_string(library.join("README.md"))?;
+    let mut blocks = readme
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .filter_map(|block| block.split_once('\n'));
+    let mut next = |language: &str| {
+        blocks
+            .find(|(info, _)| *info == language)
+            .map(|(_, code)| code.to_owned())
+            .with_context(|| format!("the README has no more ```{language} blocks"))
+    };
+    let (manifest, build_script, lib) = (next("toml")?, next("rust")?, next("rust")?);
+    let path = format!("{{ path = {:?}", library.display().to_string());
+    let mut replaced = 0;
+    let manifest: String = manifest
+        .lines()
+        .map(|line| {
+            let Some(rest) = line.strip_prefix("wdm-lookaside = ") else {
+                return format!("{line}\n");
+            };
+            replaced += 1;
+            if rest.contains("features") {
+                format!("wdm-lookaside = {path}, features = [\"sim\"] }}\n")
+            } else {
+                format!("wdm-lookaside = {path} }}\n")
+            }
+        })
+        .collect();
+    if replaced != 2 {
+        bail!(
+            "the README's Cargo.toml names wdm-lookaside {replaced} times, not twice (dependency, dev-dependency)"
+        );
+    }
+    let dir = build::root().join("target/readme-example");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("src"))?;
+    // A workspace of its own: the crate is outside this one, as a driver author's is.
+    std::fs::write(dir.join("Cargo.toml"), manifest + "\n[workspace]\n")?;
+    std::fs::write(dir.join("build.rs"), build_script)?;
+    std::fs::write(dir.join("src/lib.rs"), lib)?;
+    let outcome = step::run(
+        "cargo test, in the README example's own crate",
+        cargo().current_dir(&dir).args(["test", "--quiet"]).env(
+            "CARGO_TARGET_DIR",
+            build::root().join("target/readme-example-target"),
+        ),
+        false,
+    )
+    .map(drop);
+    let _ = std::fs::remove_dir_all(&dir);
+    outcome
 }
 
 fn package_list() -> Result<()> {

@@ -316,7 +316,7 @@ passed! {
 /// A Rust type that can be a `DbgPrint` argument: the C type it is passed as.
 ///
 /// Sealed: the types below are all there are. An implementation outside this crate does not
-/// build, since [`print`] trusts `TYPE` and `Passed`:
+/// build, since [`print()`] trusts `TYPE` and `Passed`:
 ///
 /// ```compile_fail,E0277
 /// use core::ffi::c_char;

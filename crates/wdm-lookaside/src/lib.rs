@@ -15,7 +15,7 @@
 //!   `InsertHeadList`, `RemoveHeadList`, `CONTAINING_RECORD`), whose records are found from
 //!   their entry through the [`Linked`] trait.
 //! - [`dbg_print!`]: `DbgPrint` with its format checked against the arguments' types at
-//!   compile time, without `core::fmt` (see [`format`]).
+//!   compile time, without `core::fmt` (see [`mod@format`]).
 //!
 //! With them, the small kernel wrappers a driver needs: nonpaged and paged pool
 //! ([`PoolBox`]), `REG_DWORD` parameters under the service key ([`registry`]), system threads
@@ -160,7 +160,7 @@ pub fn paged_code() {
 
 /// `DbgPrint(format, args...)`, with the format checked against the arguments' types.
 ///
-/// The kernel formats the line; the check happens when the driver is compiled (see [`format`]
+/// The kernel formats the line; the check happens when the driver is compiled (see [`mod@format`]
 /// for the conversions and the argument types each takes). A format that does not match its
 /// arguments does not build.
 ///
