@@ -2,7 +2,7 @@
 //! values [`Config::parameters`](super::Config::parameters) gives.
 
 use core::ffi::c_void;
-use core::ptr;
+use core::ptr::{self, NonNull};
 
 use super::types::{
     HANDLE, KEY_QUERY_VALUE, KEY_VALUE_INFORMATION_CLASS, KEY_VALUE_PARTIAL_INFORMATION_CLASS,
@@ -36,9 +36,12 @@ pub const SERVICES: &str = r"\Registry\Machine\System\CurrentControlSet\Services
 /// let _path = key.registry_path(); // what DriverEntry's body takes
 /// ```
 pub struct ServiceKey {
-    /// Points into `units`, a heap buffer that does not move with the `ServiceKey`.
+    /// Counts `units`.
     string: UNICODE_STRING,
-    units: Box<[u16]>,
+    /// From `Box::leak`, freed in `Drop`: a raw pointer, so that moving the `ServiceKey`
+    /// does not retag the buffer `string` points into (a `Box` field would, and the kernel's
+    /// reads through `Buffer` would then be undefined behaviour).
+    units: NonNull<[u16]>,
 }
 
 impl ServiceKey {
@@ -48,13 +51,14 @@ impl ServiceKey {
     /// When the path is longer than a `UNICODE_STRING` can count (32,767 characters).
     #[must_use]
     pub fn new(name: &str) -> Self {
-        let mut units: Box<[u16]> = SERVICES.encode_utf16().chain(name.encode_utf16()).collect();
+        let units: Box<[u16]> = SERVICES.encode_utf16().chain(name.encode_utf16()).collect();
         let length =
             u16::try_from(units.len() * 2).expect("a UNICODE_STRING counts 65,534 bytes at most");
+        let units = NonNull::from(Box::leak(units));
         let string = UNICODE_STRING {
             Length: length,
             MaximumLength: length,
-            Buffer: units.as_mut_ptr(),
+            Buffer: units.as_ptr().cast(),
         };
         Self { string, units }
     }
@@ -62,14 +66,23 @@ impl ServiceKey {
     /// The path, as `DriverEntry` receives it.
     #[must_use]
     pub const fn registry_path(&self) -> RegistryPath<'_> {
-        // SAFETY: `string` counts `units`, which lives (unmoved, on the heap) as long as `self`.
+        // SAFETY: `string` counts the units at `units`, a heap buffer this `ServiceKey` owns
+        // until it is dropped, so for as long as the result borrows it.
         unsafe { RegistryPath::from_raw(&raw const self.string) }.expect("not NULL")
     }
 
     /// The path's UTF-16 units.
     #[must_use]
-    pub fn units(&self) -> &[u16] {
-        &self.units
+    pub const fn units(&self) -> &[u16] {
+        // SAFETY: `units` is the live buffer this `ServiceKey` owns; nothing writes through it.
+        unsafe { self.units.as_ref() }
+    }
+}
+
+impl Drop for ServiceKey {
+    fn drop(&mut self) {
+        // SAFETY: `units` came from `Box::leak` in `new`, and is freed once, here.
+        drop(unsafe { Box::from_raw(self.units.as_ptr()) });
     }
 }
 
