@@ -121,7 +121,8 @@ impl<'list, T: Linked> Chain<'list, T> {
         // SAFETY: `first` is live and linked (checked above); the chain is pinned and borrowed
         // mutably, so no one else touches its links.
         unsafe { (*first).Blink = entry };
-        // SAFETY: the pinned head, as above.
+        // SAFETY: `head` is this pinned chain's own head, borrowed mutably with it: it does not
+        // move and no one else touches its links.
         unsafe { (*head).Flink = entry };
     }
 
@@ -144,7 +145,8 @@ impl<'list, T: Linked> Chain<'list, T> {
         }
         // SAFETY: `next` is live (checked above) and the pinned chain is borrowed mutably.
         unsafe { (*next).Blink = head };
-        // SAFETY: the pinned head, as above.
+        // SAFETY: `head` is this pinned chain's own head, borrowed mutably with it: it does not
+        // move and no one else touches its links.
         unsafe { (*head).Flink = next };
         let record = entry.wrapping_byte_sub(T::ENTRY_OFFSET).cast::<T>();
         let record = NonNull::new(record)?;

@@ -456,7 +456,8 @@ macro_rules! args {
                     ffi::DbgPrint(format.as_ptr().cast(), $(self.$index.passed()),*)
                 };
                 #[cfg(any(test, simulated_kernel))]
-                // SAFETY: as above; the simulation reads each string during the call only.
+                // SAFETY: a NUL-terminated format whose conversions take exactly these arguments
+                // (the caller's guarantee); the simulation reads each string during the call only.
                 unsafe {
                     ffi::dbg_print(format, &[$(Passed::value(self.$index.passed())),*])
                 };

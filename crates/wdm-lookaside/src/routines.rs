@@ -41,7 +41,8 @@ pub fn lookaside_exports() -> Option<(AllocateFromLookaside, FreeToLookaside)> {
     let free = lookup(b"ExFreeToLookasideListEx")?;
     // SAFETY: as in `allocate_pool2`, prototype `AllocateFromLookaside` (wdm.h, NTDDI_WIN10_NI).
     let allocate = unsafe { core::mem::transmute::<*mut c_void, AllocateFromLookaside>(allocate) };
-    // SAFETY: as above, prototype `FreeToLookaside` (wdm.h, NTDDI_WIN10_NI).
+    // SAFETY: the kernel's address of the routine it exports under this name, whose prototype
+    // is `FreeToLookaside` (wdm.h, NTDDI_WIN10_NI): a function pointer of that type.
     let free = unsafe { core::mem::transmute::<*mut c_void, FreeToLookaside>(free) };
     Some((allocate, free))
 }

@@ -145,75 +145,83 @@ unsafe fn plain_increment(counter: *mut u32) {
 
 /// `ExAllocateFromLookasideListEx`: an entry the list holds, or, when it holds none, a new
 /// one from the list's `AllocateEx` routine; counts the allocation (and the miss).
+///
+/// # Safety
+/// `Lookaside` is live: initialised by `ExInitializeLookasideListEx` and not yet deleted.
 pub(super) unsafe extern "C" fn ExAllocateFromLookasideListEx(
     Lookaside: *mut LOOKASIDE_LIST_EX,
 ) -> *mut c_void {
-    // Every field below is the live list's own, initialised by ExInitializeLookasideListEx,
-    // and addressed in place.
-    // SAFETY: see above.
+    // SAFETY: `Lookaside` is live (the precondition), so its `L` is in place; `&raw` makes no
+    // reference to memory other threads update.
     let list = unsafe { &raw mut (*Lookaside).L };
-    // SAFETY: see above.
+    // SAFETY: `list` is the live list's `L`; a field addressed in place.
     let total_allocates = unsafe { &raw mut (*list).TotalAllocates };
-    // SAFETY: a counter of the live list.
+    // SAFETY: a `ULONG` counter of the live list.
     unsafe { plain_increment(total_allocates) };
-    // SAFETY: see above.
+    // SAFETY: `list` is the live list's `L`; a field addressed in place.
     let head = unsafe { &raw mut (*list).__bindgen_anon_1.ListHead };
-    // SAFETY: the header of the list's SList.
+    // SAFETY: the header of the live list's SList.
     let entry = unsafe { ExpInterlockedPopEntrySList(head) };
     if !entry.is_null() {
         return entry.cast();
     }
-    // SAFETY: see above.
+    // SAFETY: `list` is the live list's `L`; a field addressed in place.
     let misses = unsafe { &raw mut (*list).__bindgen_anon_2.AllocateMisses };
-    // SAFETY: a counter of the live list.
+    // SAFETY: a `ULONG` counter of the live list.
     unsafe { plain_increment(misses) };
-    // The four fields below are written by ExInitializeLookasideListEx only, before the list
-    // was shared.
-    // SAFETY: see above.
-    let allocate = unsafe { (*list).__bindgen_anon_4.AllocateEx };
-    // SAFETY: see above.
-    let pool_type = unsafe { (*list).Type };
-    // SAFETY: see above.
-    let size = unsafe { (*list).Size };
-    // SAFETY: see above.
-    let tag = unsafe { (*list).Tag };
+    let (allocate, pool_type, size, tag) = (
+        // SAFETY: a field of the live list's `L` that only ExInitializeLookasideListEx
+        // writes, before the list was shared: no write races this read.
+        unsafe { (*list).__bindgen_anon_4.AllocateEx },
+        // SAFETY: written by ExInitializeLookasideListEx only, as `AllocateEx`.
+        unsafe { (*list).Type },
+        // SAFETY: written by ExInitializeLookasideListEx only, as `AllocateEx`.
+        unsafe { (*list).Size },
+        // SAFETY: written by ExInitializeLookasideListEx only, as `AllocateEx`.
+        unsafe { (*list).Tag },
+    );
     let allocate = allocate.expect("ExInitializeLookasideListEx stores an AllocateEx");
-    // SAFETY: the list's allocate routine, with its own pool type, size and tag.
+    // SAFETY: the live list's allocate routine, with its own pool type, size and tag.
     unsafe { allocate(pool_type, SIZE_T::from(size), tag, Lookaside) }
 }
 
 /// `ExFreeToLookasideListEx`: the entry goes onto the list, or, when the list already holds
 /// `Depth` entries, to the list's `FreeEx` routine; counts the free (and the miss).
+///
+/// # Safety
+/// `Lookaside` is live (as for `ExAllocateFromLookasideListEx`), and `Entry` is a block of it
+/// that its caller no longer uses.
 pub(super) unsafe extern "C" fn ExFreeToLookasideListEx(
     Lookaside: *mut LOOKASIDE_LIST_EX,
     Entry: *mut c_void,
 ) {
-    // As in ExAllocateFromLookasideListEx: the live list's own fields, in place.
-    // SAFETY: see above.
+    // SAFETY: `Lookaside` is live (the precondition), so its `L` is in place; `&raw` makes no
+    // reference to memory other threads update.
     let list = unsafe { &raw mut (*Lookaside).L };
-    // SAFETY: see above.
+    // SAFETY: `list` is the live list's `L`; a field addressed in place.
     let total_frees = unsafe { &raw mut (*list).TotalFrees };
-    // SAFETY: a counter of the live list.
+    // SAFETY: a `ULONG` counter of the live list.
     unsafe { plain_increment(total_frees) };
-    // SAFETY: see above.
+    // SAFETY: `list` is the live list's `L`; a field addressed in place.
     let head = unsafe { &raw mut (*list).__bindgen_anon_1.ListHead };
-    // SAFETY: the list's own header.
+    // SAFETY: the header of the live list's SList.
     let entries = unsafe { ExQueryDepthSList(head) };
-    // The simulation never retunes Depth after initialisation.
-    // SAFETY: see above.
+    // SAFETY: a field of the live list's `L` that only ExInitializeLookasideListEx writes (the
+    // simulation never retunes `Depth`): no write races this read.
     let depth = unsafe { (*list).Depth };
     if entries < depth {
-        // SAFETY: `Entry` is a block of this list that its caller no longer uses.
+        // SAFETY: `Entry` is a block of this list that its caller no longer uses (the
+        // precondition), pushed onto the list's own header.
         unsafe { ExpInterlockedPushEntrySList(head, Entry.cast()) };
         return;
     }
-    // SAFETY: see above.
+    // SAFETY: `list` is the live list's `L`; a field addressed in place.
     let misses = unsafe { &raw mut (*list).__bindgen_anon_3.FreeMisses };
-    // SAFETY: a counter of the live list.
+    // SAFETY: a `ULONG` counter of the live list.
     unsafe { plain_increment(misses) };
-    // SAFETY: see above; written by ExInitializeLookasideListEx only.
+    // SAFETY: written by ExInitializeLookasideListEx only, before the list was shared.
     let free = unsafe { (*list).__bindgen_anon_5.FreeEx };
     let free = free.expect("ExInitializeLookasideListEx stores a FreeEx");
-    // SAFETY: the list's free routine, with one of its blocks.
+    // SAFETY: the live list's free routine, with one of its blocks (the precondition).
     unsafe { free(Entry, Lookaside) };
 }

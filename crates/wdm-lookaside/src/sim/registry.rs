@@ -178,7 +178,8 @@ pub unsafe extern "C-unwind" fn ZwQueryValueKey(
     } else {
         12.min(Length as usize)
     };
-    // SAFETY: as above; at most `Length` bytes.
+    // SAFETY: the caller's buffer holds `Length` writable bytes at `KeyValueInformation`, and
+    // at most `Length` are copied.
     unsafe { ptr::copy_nonoverlapping(info.as_ptr(), KeyValueInformation.cast(), copied) };
     if fits {
         STATUS_SUCCESS

@@ -18,7 +18,7 @@ const fn halves<'a>(head: *mut SLIST_HEADER) -> (&'a AtomicU64, &'a AtomicPtr<SL
     let first = head.wrapping_byte_add(offset_of!(SLIST_HEADER, Region));
     // SAFETY: the caller's live, aligned header; both fields are only accessed atomically.
     let depth = unsafe { AtomicU64::from_ptr(depth.cast()) };
-    // SAFETY: as above.
+    // SAFETY: the caller's live, aligned header, whose `Region` is only accessed atomically.
     let first = unsafe { AtomicPtr::from_ptr(first.cast()) };
     (depth, first)
 }
