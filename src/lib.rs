@@ -20,7 +20,7 @@
 
 /// What starts each of the driver's own lines, the ones the seed did not have: the seed's
 /// prefix and two spaces, so they stand apart in DebugView.
-pub const INDENTED: &core::ffi::CStr = c"LookasideList:   ";
+pub const INDENTED: &core::ffi::CStr = lookaside_contract::anchors::INDENTED_C;
 
 /// `dbg_print!` for one of the driver's own lines, after [`INDENTED`] (held once in the image,
 /// not in every format).

@@ -1,5 +1,8 @@
-//! The driver's registry parameters (`HKLM\SYSTEM\CurrentControlSet\Services\LookasideList\
-//! Parameters`, all `REG_DWORD`, all optional) and their range checks.
+//! The driver's registry parameters and their range checks.
+//!
+//! They are `REG_DWORD` values under `HKLM\SYSTEM\CurrentControlSet\Services\LookasideList\
+//! Parameters`, all optional, named and ranged by the contract's table
+//! ([`lookaside_contract::parameters`]).
 //!
 //! The defaults are the seed's behaviour. A value of the wrong type or out of range is
 //! reported in one log line naming it, its allowed range and the default used instead.
@@ -7,10 +10,12 @@
 use core::ffi::CStr;
 use core::num::NonZeroU32;
 
+use lookaside_contract::parameters::{self as table, Parameter};
 use wdm_lookaside::registry::RegistryValue;
 use wdm_lookaside::{ApiPath, ListMode, NTSTATUS, PoolKind};
 
-/// One parameter: its name, allowed range and default.
+/// One parameter as the driver uses it: its name, allowed range and default (of the
+/// contract's table, whose other columns are the tools').
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Spec {
     /// The value's name under `Parameters` (ASCII).
@@ -23,61 +28,37 @@ pub struct Spec {
     pub default: u32,
 }
 
+impl Spec {
+    /// The driver's columns of `parameter`.
+    const fn of(parameter: &Parameter) -> Self {
+        Self {
+            name: parameter.name,
+            min: parameter.min,
+            max: parameter.max,
+            default: parameter.default,
+        }
+    }
+}
+
 /// `ListType`: 0 = nonpaged blocks (`NonPagedPoolNx`), 1 = paged blocks (`PagedPool`, as the
 /// seed's `ExInitializePagedLookasideList`).
-pub const LIST_TYPE: Spec = Spec {
-    name: c"ListType",
-    min: 0,
-    max: 1,
-    default: 0,
-};
+pub const LIST_TYPE: Spec = Spec::of(&table::LIST_TYPE);
 /// `BreakBeforeDelete`: 1 = `DbgBreakPoint` before `ExDeleteLookasideListEx`, if a kernel
 /// debugger is attached.
-pub const BREAK_BEFORE_DELETE: Spec = Spec {
-    name: c"BreakBeforeDelete",
-    min: 0,
-    max: 1,
-    default: 0,
-};
+pub const BREAK_BEFORE_DELETE: Spec = Spec::of(&table::BREAK_BEFORE_DELETE);
 /// `StressIterations`: alloc+free pairs per thread after the seed scenario (0 = none).
-pub const STRESS_ITERATIONS: Spec = Spec {
-    name: c"StressIterations",
-    min: 0,
-    max: 100_000_000,
-    default: 0,
-};
+pub const STRESS_ITERATIONS: Spec = Spec::of(&table::STRESS_ITERATIONS);
 /// `ApiPath`: 0 = auto, 1 = the kernel's exported routines, 2 = the inline port.
-pub const API_PATH: Spec = Spec {
-    name: c"ApiPath",
-    min: 0,
-    max: 2,
-    default: 0,
-};
+pub const API_PATH: Spec = Spec::of(&table::API_PATH);
 /// `StressThreads`: threads in the stress run (1 = the caller only).
-pub const STRESS_THREADS: Spec = Spec {
-    name: c"StressThreads",
-    min: 1,
-    max: 64,
-    default: 1,
-};
+pub const STRESS_THREADS: Spec = Spec::of(&table::STRESS_THREADS);
 /// `FailAllocationAt`: the k-th block allocation fails (0 = off).
-pub const FAIL_ALLOCATION_AT: Spec = Spec {
-    name: c"FailAllocationAt",
-    min: 0,
-    max: 1_000_000,
-    default: 0,
-};
-
+pub const FAIL_ALLOCATION_AT: Spec = Spec::of(&table::FAIL_ALLOCATION_AT);
 /// `ListMode`: 0 = one shared list, 1 = one list per active processor.
-pub const LIST_MODE: Spec = Spec {
-    name: c"ListMode",
-    min: 0,
-    max: 1,
-    default: 0,
-};
+pub const LIST_MODE: Spec = Spec::of(&table::LIST_MODE);
 
-/// Every parameter, in the order they are read and logged.
-pub const ALL: [Spec; 7] = [
+/// Every parameter, in the order they are read and logged (the table's).
+pub const ALL: [Spec; table::ALL.len()] = [
     LIST_TYPE,
     BREAK_BEFORE_DELETE,
     STRESS_ITERATIONS,
@@ -86,6 +67,17 @@ pub const ALL: [Spec; 7] = [
     FAIL_ALLOCATION_AT,
     LIST_MODE,
 ];
+
+// The table's order is the driver's: a parameter added there needs its line here.
+const _: () = {
+    let mut index = 0;
+    while index < ALL.len() {
+        let (spec, parameter) = (ALL[index], table::ALL[index]);
+        assert!(spec.min == parameter.min && spec.max == parameter.max);
+        assert!(spec.default == parameter.default);
+        index += 1;
+    }
+};
 
 /// The settings a run uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -24,8 +24,8 @@ use wdm_lookaside::{Chain, Linked};
 /// The seed's pool tag, `'msaW'` (shown as `Wasm`).
 pub const TAG: u32 = pool_tag(*b"msaW");
 
-/// How many times the add, add, remove step runs.
-pub const ROUNDS: u32 = 5;
+/// How many times the add, add, remove step runs (the seed's count, as the contract gives it).
+pub const ROUNDS: u32 = lookaside_contract::seed::ROUNDS;
 
 /// The seed's `SOME_STRUCTURE`: the `LIST_ENTRY` sits between other fields, as it usually
 /// does in real records, so the record is found from its entry with `CONTAINING_RECORD`.

@@ -6,9 +6,13 @@ use crate::scenario::{TAG, driver_entry};
 use wdm_lookaside::STATUS_DEVICE_CONFIGURATION_ERROR;
 use wdm_lookaside::sim::{self, Config, RegValue};
 
-#[path = "../expected/transcript.rs"]
-mod expected;
-use expected::{entry_numbers, expected_counters, name_addresses, seed_lines, statistic};
+use lookaside_contract::anchors::{self, INDENTED};
+use lookaside_contract::checks::{
+    self as expected, Complaint, entry_numbers, expected_counters, name_addresses, seed_lines,
+    statistic,
+};
+use lookaside_contract::parameters as table;
+use lookaside_contract::seed;
 
 /// Runs `DriverEntry` on a fresh simulated kernel with the service's registry path; checks the
 /// status and that nothing leaked (pool blocks, lookaside lists, handles).
@@ -79,8 +83,8 @@ fn transcript_is_the_seeds_line_for_line_on_every_kernel_and_api_path() {
             assert_eq!(seed, expected::SEED, "{config:?}");
             assert_eq!(
                 addresses.len(),
-                7,
-                "one control block and six distinct blocks"
+                seed::ADDRESSES,
+                "one control block and the distinct blocks"
             );
             let exported = api_path != 2 && kernel.lookaside_exports;
             let routines = if exported {
@@ -221,7 +225,7 @@ fn exported_path_on_a_kernel_without_the_exports_says_so_and_uses_the_port() {
 #[test]
 fn kth_block_allocation_failure_for_every_k_unwinds_cleanly_on_every_kernel() {
     for (index, kernel) in every_kernel().into_iter().enumerate() {
-        for k in (1..=10).filter(|&k| runs_here(index, k as usize)) {
+        for k in (1..=seed::ALLOCATIONS).filter(|&k| runs_here(index, k as usize)) {
             let config = Config {
                 parameters: Some(vec![("FailAllocationAt", RegValue::Dword(k))]),
                 ..kernel.clone()
@@ -235,7 +239,11 @@ fn kth_block_allocation_failure_for_every_k_unwinds_cleanly_on_every_kernel() {
                  LookasideList: Lookaside list deleted\n"
             ));
             assert!(transcript.contains(&format!("Fault injection: block allocation #{k} fails")));
-            assert_eq!(statistic(&transcript, "TotalAllocates"), 10, "k = {k}");
+            assert_eq!(
+                statistic(&transcript, "TotalAllocates"),
+                seed::ALLOCATIONS,
+                "k = {k}"
+            );
             assert_eq!(statistic(&transcript, "TotalFrees"), 9, "k = {k}");
         }
     }
@@ -243,21 +251,23 @@ fn kth_block_allocation_failure_for_every_k_unwinds_cleanly_on_every_kernel() {
 
 #[test]
 fn fault_injection_past_the_runs_allocations_says_it_never_happened() {
+    let past = seed::ALLOCATIONS + 1;
     let transcript = run(with_parameters(&[(
         "FailAllocationAt",
-        RegValue::Dword(11),
+        RegValue::Dword(past),
     )]));
     assert!(
-        transcript.contains(
-            "LookasideList:   Fault injection: block allocation #11 never happened (the run made 10)\n"
-        ),
+        transcript.contains(&format!(
+            "LookasideList:   Fault injection: block allocation #{past} never happened (the run made {})\n",
+            seed::ALLOCATIONS
+        )),
         "{transcript}"
     );
     let (seed, _) = name_addresses(&seed_lines(&transcript));
     assert_eq!(seed, expected::SEED, "the story itself is the seed's");
     let reached = run(with_parameters(&[(
         "FailAllocationAt",
-        RegValue::Dword(10),
+        RegValue::Dword(seed::ALLOCATIONS),
     )]));
     assert!(!reached.contains("never happened"));
 }
@@ -319,18 +329,21 @@ fn bad_registry_values_are_named_with_their_range_and_default() {
         ("ListMode", RegValue::Dword(2)),
     ]));
     let complaints = lines_with(&transcript, "using the default");
-    assert_eq!(
-        complaints,
-        [
-            "LookasideList:   Parameter ListType = 2 is out of range; allowed 0..1, using the default 0",
-            "LookasideList:   Parameter BreakBeforeDelete is not a 4-byte REG_DWORD (type 1); allowed 0..1, using the default 0",
-            "LookasideList:   Parameter StressIterations = 100000001 is out of range; allowed 0..100000000, using the default 0",
-            "LookasideList:   Parameter ApiPath is not a 4-byte REG_DWORD (type 11); allowed 0..2, using the default 0",
-            "LookasideList:   Parameter StressThreads = 0 is out of range; allowed 1..64, using the default 1",
-            "LookasideList:   Parameter FailAllocationAt is not a 4-byte REG_DWORD (type 4); allowed 0..1000000, using the default 0",
-            "LookasideList:   Parameter ListMode = 2 is out of range; allowed 0..1, using the default 0",
-        ]
-    );
+    let expected: Vec<String> = [
+        (table::LIST_TYPE, Complaint::OutOfRange(2)),
+        (table::BREAK_BEFORE_DELETE, Complaint::NotDword(1)),
+        (table::STRESS_ITERATIONS, Complaint::OutOfRange(100_000_001)),
+        (table::API_PATH, Complaint::NotDword(11)),
+        (table::STRESS_THREADS, Complaint::OutOfRange(0)),
+        (table::FAIL_ALLOCATION_AT, Complaint::NotDword(4)),
+        (table::LIST_MODE, Complaint::OutOfRange(2)),
+    ]
+    .iter()
+    .map(|(parameter, complaint)| {
+        format!("{INDENTED}{}", expected::complaint(parameter, *complaint))
+    })
+    .collect();
+    assert_eq!(complaints, expected);
     let (seed, _) = name_addresses(&seed_lines(&transcript));
     assert_eq!(
         seed,
@@ -431,7 +444,7 @@ fn stress_run_reports_timings_and_balanced_tallies_in_both_list_modes() {
             assert!(transcript.contains("Stress hit rate: "));
             // The counters are the kernel's plain increments: exact for one thread, and never
             // more than the allocations when threads race.
-            let total = 10 + pairs;
+            let total = seed::ALLOCATIONS + pairs;
             let (allocates, frees) = (
                 statistic(&transcript, "TotalAllocates"),
                 statistic(&transcript, "TotalFrees"),
@@ -497,7 +510,7 @@ fn per_processor_lists_keep_the_seeds_transcript_even_when_every_call_moves() {
                 let transcript = run(config.clone());
                 let (seed, addresses) = name_addresses(&seed_lines(&transcript));
                 assert_eq!(seed, expected::SEED, "{config:?}");
-                assert_eq!(addresses.len(), 7, "{config:?}");
+                assert_eq!(addresses.len(), seed::ADDRESSES, "{config:?}");
                 assert_eq!(expected::check_block_reuse(&transcript), Ok(()));
                 assert!(transcript.contains("ListMode 1 (per-processor)\n"));
                 let lists = lines_with(&transcript, "'s list:").len();
@@ -521,8 +534,8 @@ fn per_processor_statistics_per_list_and_in_total() {
             let transcript = run(per_processor(&kernel, 3, migrate));
             assert!(transcript.contains("LookasideList:   All 3 per-processor lists together:\n"));
             // The total comes last: `statistic` reads it.
-            assert_eq!(statistic(&transcript, "TotalAllocates"), 10);
-            assert_eq!(statistic(&transcript, "TotalFrees"), 10);
+            assert_eq!(statistic(&transcript, "TotalAllocates"), seed::ALLOCATIONS);
+            assert_eq!(statistic(&transcript, "TotalFrees"), seed::FREES);
             assert_eq!(statistic(&transcript, "Max Depth"), 12);
             assert_eq!(statistic(&transcript, "Size"), 32);
             // Each list is 128-byte aligned, 128 bytes after the previous one.
@@ -572,7 +585,7 @@ fn per_processor_statistics_per_list_and_in_total() {
 #[test]
 fn per_processor_fault_injection_for_every_k_unwinds_cleanly() {
     for (index, kernel) in every_kernel().into_iter().enumerate() {
-        for k in (1..=10).filter(|&k| runs_here(index, k as usize)) {
+        for k in (1..=seed::ALLOCATIONS).filter(|&k| runs_here(index, k as usize)) {
             let kernel = Config {
                 parameters: Some(vec![("FailAllocationAt", RegValue::Dword(k))]),
                 ..kernel.clone()
@@ -580,7 +593,11 @@ fn per_processor_fault_injection_for_every_k_unwinds_cleanly() {
             let transcript = run(per_processor(&kernel, 3, true));
             let seed = seed_lines(&transcript);
             assert_eq!(expected::check_fault_injection(&seed, k), Ok(()), "k = {k}");
-            assert_eq!(statistic(&transcript, "TotalAllocates"), 10, "k = {k}");
+            assert_eq!(
+                statistic(&transcript, "TotalAllocates"),
+                seed::ALLOCATIONS,
+                "k = {k}"
+            );
             assert_eq!(statistic(&transcript, "TotalFrees"), 9, "k = {k}");
         }
     }
@@ -655,5 +672,40 @@ fn the_shared_checks_reject_a_wrong_transcript() {
     assert!(
         expected::check_fault_injection(&seed_lines(&transcript), 3).is_err(),
         "no failure"
+    );
+}
+
+/// Every anchor the tools parse out of the driver's output occurs in it: a format string
+/// changed without its parser (or the other way round) fails here, naming the anchor.
+#[test]
+fn every_anchor_the_tools_parse_occurs_in_the_drivers_output() {
+    let mut printed = String::new();
+    for parameters in [
+        &[][..],
+        &[("ApiPath", RegValue::Dword(2))],
+        &[("FailAllocationAt", RegValue::Dword(seed::ALLOCATIONS + 1))],
+        &[("FailAllocationAt", RegValue::Dword(1))],
+        &[
+            (
+                "StressIterations",
+                RegValue::Dword(if cfg!(miri) { 20 } else { 2000 }),
+            ),
+            ("StressThreads", RegValue::Dword(2)),
+        ],
+    ] {
+        printed.push_str(&run(Config {
+            lookaside_exports: true,
+            ..with_parameters(parameters)
+        }));
+    }
+    printed.push_str(&run(per_processor(&Config::default(), 2, false)));
+    let missing: Vec<&str> = anchors::DRIVER
+        .iter()
+        .copied()
+        .filter(|anchor| !printed.contains(anchor))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the driver printed none of these anchors of crates/contract/src/anchors.rs: {missing:?}"
     );
 }

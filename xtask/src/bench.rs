@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use std::fs;
 
 use anyhow::{Context, Result, bail};
+use lookaside_contract::anchors;
 
 use crate::build;
 use crate::cli::{self, Options, Value};
@@ -47,18 +48,18 @@ fn ns_after(transcript: &[String], marker: &str) -> Option<(String, f64)> {
     transcript.iter().find_map(|line| {
         let rest = line.split(marker).nth(1)?;
         let (name, rest) = rest.split_once(": ")?;
-        let ns = rest.split(" ns per pair").next()?.parse().ok()?;
+        let ns = rest.split(anchors::NS_PER_PAIR).next()?.parse().ok()?;
         Some((name.to_owned(), ns))
     })
 }
 
 /// Reads the stress lines of one transcript.
 pub fn row(transcript: &[String], threads: u32, list: &str) -> Option<Row> {
-    let (_, floor_ns) = ns_after(transcript, "Stress slist-floor")?;
-    let (path, lookaside_ns) = ns_after(transcript, "Stress lookaside-")?;
-    let (_, pool_ns) = ns_after(transcript, "Stress pool")?;
+    let (_, floor_ns) = ns_after(transcript, anchors::STRESS_FLOOR)?;
+    let (path, lookaside_ns) = ns_after(transcript, anchors::STRESS_LOOKASIDE)?;
+    let (_, pool_ns) = ns_after(transcript, anchors::STRESS_POOL)?;
     let hit_rate = transcript.iter().find_map(|line| {
-        line.split("Stress hit rate: ")
+        line.split(anchors::STRESS_HIT_RATE)
             .nth(1)?
             .split('%')
             .next()?
@@ -67,7 +68,7 @@ pub fn row(transcript: &[String], threads: u32, list: &str) -> Option<Row> {
     })?;
     let balanced = transcript
         .iter()
-        .any(|line| line.contains("Stress tallies balance:"));
+        .any(|line| line.contains(anchors::STRESS_BALANCED));
     Some(Row {
         threads,
         path,

@@ -29,9 +29,6 @@ mod usage;
 mod wdk_build_linux;
 mod wine;
 
-#[path = "../../expected/transcript.rs"]
-mod expected;
-
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

@@ -8,10 +8,12 @@ use anyhow::{Context, Result, bail};
 use crate::build::{self, Artifacts};
 use crate::cli::Options;
 use crate::cli::Value;
-use crate::expected;
 use crate::package::{self, Package};
 use crate::wine::{Load, Prefix, Session};
 use crate::{inf, linkmap, miri, packages, pe, step, usage};
+use lookaside_contract::checks::{self as expected, Complaint};
+use lookaside_contract::parameters as table;
+use lookaside_contract::{anchors, seed};
 
 /// Named checks and their outcomes.
 #[derive(Default)]
@@ -314,7 +316,7 @@ fn parameter_checks(session: &Session, tally: &mut Tally) {
         {
             load(&[("ApiPath", Value::Dword(2))]).and_then(|load| {
                 seed_exact(&load)?;
-                must_contain(&load, "through the driver's port of the WDK's inline")?;
+                must_contain(&load, anchors::INLINE_PATH)?;
                 clean(&load)
             })
         },
@@ -327,12 +329,18 @@ fn parameter_checks(session: &Session, tally: &mut Tally) {
             clean(&load)
         })
     });
-    tally.record("Wine: FailAllocationAt k, for every k from 1 to 10", {
-        (1..=10).try_for_each(|k| {
-            let load = load(&[("FailAllocationAt", Value::Dword(k))])?;
-            fault_injection(&load, k).map_err(|error| error.context(format!("k = {k}")))
-        })
-    });
+    tally.record(
+        &format!(
+            "Wine: FailAllocationAt k, for every k from 1 to {}",
+            seed::ALLOCATIONS
+        ),
+        {
+            (1..=seed::ALLOCATIONS).try_for_each(|k| {
+                let load = load(&[("FailAllocationAt", Value::Dword(k))])?;
+                fault_injection(&load, k).map_err(|error| error.context(format!("k = {k}")))
+            })
+        },
+    );
     tally.record("Wine: bad registry values (a REG_SZ with a quote and a backslash among them) are named, defaults used", {
         load(&[
             // Quotes and backslashes must reach the registry as they are (.reg escaping).
@@ -341,12 +349,12 @@ fn parameter_checks(session: &Session, tally: &mut Tally) {
             ("ApiPath", Value::Dword(7)),
         ])
         .and_then(|load| {
-            for complaint in [
-                "Parameter ListType is not a 4-byte REG_DWORD (type 1); allowed 0..1, using the default 0",
-                "Parameter StressThreads = 100 is out of range; allowed 1..64, using the default 1",
-                "Parameter ApiPath = 7 is out of range; allowed 0..2, using the default 0",
+            for (parameter, complaint) in [
+                (table::LIST_TYPE, Complaint::NotDword(1)),
+                (table::STRESS_THREADS, Complaint::OutOfRange(100)),
+                (table::API_PATH, Complaint::OutOfRange(7)),
             ] {
-                must_contain(&load, complaint)?;
+                must_contain(&load, &expected::complaint(&parameter, complaint))?;
             }
             seed_exact(&load)?;
             clean(&load)
@@ -365,11 +373,12 @@ fn parameter_checks(session: &Session, tally: &mut Tally) {
                     seed_exact(&load)?;
                     must_contain(
                         &load,
-                        "Stress: 20000 alloc+free pairs per thread, 4 thread(s), fastest of 5 runs whose threads overlapped",
+                        &format!("{}20000 alloc+free pairs per thread, 4 thread(s), fastest of {} runs whose threads overlapped", anchors::STRESS, seed::STRESS_RUNS),
                     )?;
+                    let pairs = 20_000 * 4 * seed::STRESS_RUNS;
                     must_contain(
                         &load,
-                        "Stress tallies balance: 400000 blocks allocated and 400000 freed, 0 allocations failed",
+                        &format!("{} {pairs} blocks allocated and {pairs} freed, 0 allocations failed", anchors::STRESS_BALANCED),
                     )?;
                     clean(&load)
                 })
@@ -377,11 +386,11 @@ fn parameter_checks(session: &Session, tally: &mut Tally) {
         );
     }
     tally.record(
-        "Wine: a run longer than Wine's 10 s service start limit (2,000,000 pairs, 2 threads) completes",
+        "Wine: a run longer than Wine's 10 s service start limit (4,000,000 pairs, 2 threads) completes",
         {
             let started = std::time::Instant::now();
             load(&[
-                ("StressIterations", Value::Dword(2_000_000)),
+                ("StressIterations", Value::Dword(4_000_000)),
                 ("StressThreads", Value::Dword(2)),
             ])
             .and_then(|load| {
@@ -389,7 +398,8 @@ fn parameter_checks(session: &Session, tally: &mut Tally) {
                 if took <= 10 {
                     bail!("the run took only {took} s: it proves nothing about the 10 s limit");
                 }
-                must_contain(&load, "Stress tallies balance: 20000000 blocks allocated")?;
+                let pairs = 4_000_000 * 2 * seed::STRESS_RUNS;
+                must_contain(&load, &format!("{} {pairs} blocks allocated", anchors::STRESS_BALANCED))?;
                 clean(&load)
             })
         },
@@ -412,10 +422,7 @@ fn parameter_checks(session: &Session, tally: &mut Tally) {
 /// `ListMode 1`: the seed's story and its failure paths on one list per processor.
 fn per_processor_checks(session: &Session, tally: &mut Tally) {
     let load = |parameters: &[(&str, Value)]| load(session, parameters);
-    for (api_path, routines) in [
-        (1, "through the kernel's exported"),
-        (2, "through the driver's port of the WDK's inline"),
-    ] {
+    for (api_path, routines) in [(1, anchors::EXPORTED_PATH), (2, anchors::INLINE_PATH)] {
         tally.record(
             &format!(
                 "Wine: ListMode 1 runs the seed exactly on per-processor lists (ApiPath {api_path})"
@@ -430,7 +437,8 @@ fn per_processor_checks(session: &Session, tally: &mut Tally) {
                     must_contain(&load, "ListMode 1 (per-processor)")?;
                     must_contain(&load, routines)?;
                     expected::check_block_reuse(&joined(&load)).map_err(anyhow::Error::msg)?;
-                    per_processor_statistics(&load)?;
+                    expected::check_per_processor_statistics(&joined(&load))
+                        .map_err(anyhow::Error::msg)?;
                     clean(&load)
                 })
             },
@@ -446,39 +454,6 @@ fn per_processor_checks(session: &Session, tally: &mut Tally) {
             fault_injection(&load, k).map_err(|error| error.context(format!("k = {k}")))
         }),
     );
-}
-
-/// With more than one processor, a statistics block per list and one for all together, whose
-/// totals are the seed's ten allocations and ten frees.
-fn per_processor_statistics(load: &Load) -> Result<()> {
-    let Some(lists) = load.transcript.iter().find_map(|line| {
-        line.split("Per-processor lists: ")
-            .nth(1)?
-            .split(',')
-            .next()?
-            .parse::<usize>()
-            .ok()
-    }) else {
-        // One processor: one list, as the shared one.
-        return Ok(());
-    };
-    let blocks = load
-        .transcript
-        .iter()
-        .filter(|line| line.contains("'s list:"))
-        .count();
-    if blocks != lists {
-        bail!("{blocks} per-processor statistics blocks for {lists} lists");
-    }
-    must_contain(load, &format!("All {lists} per-processor lists together:"))?;
-    let transcript = joined(load);
-    for name in ["TotalAllocates", "TotalFrees"] {
-        let total = expected::statistic(&transcript, name);
-        if total != 10 {
-            bail!("{name} of all lists together = {total}, expected 10");
-        }
-    }
-    Ok(())
 }
 
 /// The library's example driver in the LookasideList service's place: exactly the lines its

@@ -84,9 +84,14 @@ pub fn prepare(dir: &Path, verbose: bool) -> Result<Toolchain> {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin)?;
     let linker = bin.join("lld-link");
-    // Made anew each time: the toolchain (and so the path) may have changed since.
-    let _ = std::fs::remove_file(&linker);
-    std::os::unix::fs::symlink(&rust_lld, &linker)
-        .with_context(|| format!("linking {} to {}", linker.display(), rust_lld.display()))?;
+    if std::fs::read_link(&linker).ok().as_deref() != Some(rust_lld.as_path()) {
+        // The toolchain (and so the path) changed, or there is no link yet: a new link,
+        // renamed into place, so that another run reading it never finds none.
+        let fresh = bin.join(format!("lld-link.{}", std::process::id()));
+        let _ = std::fs::remove_file(&fresh);
+        std::os::unix::fs::symlink(&rust_lld, &fresh)
+            .and_then(|()| std::fs::rename(&fresh, &linker))
+            .with_context(|| format!("linking {} to {}", linker.display(), rust_lld.display()))?;
+    }
     Ok(Toolchain { linker })
 }

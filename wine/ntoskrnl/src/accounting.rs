@@ -6,7 +6,17 @@
     expect(dead_code, reason = "used by the Windows shim and the host tests only")
 )]
 
+use core::ffi::CStr;
 use core::sync::atomic::{AtomicU64, Ordering};
+
+/// The line with the exact count over every lookaside list, printed when the driver's process
+/// ends (three 64-bit arguments: handed out, taken back, outstanding). The tools parse it by
+/// the contract's anchors (a test below checks that they occur in it).
+pub const TOTAL_FORMAT: &CStr = c"ntoskrnl-fixture: every lookaside list: %I64u blocks handed out, %I64u taken back, %I64d outstanding\n";
+
+/// The pool balance line, printed with [`TOTAL_FORMAT`] (allocated, freed, outstanding).
+pub const BALANCE_FORMAT: &CStr =
+    c"ntoskrnl-fixture: pool balance: %I64u allocated, %I64u freed, %I64d outstanding\n";
 
 /// `sizeof(SLIST_ENTRY)` on x64: the smallest lookaside entry, since a free entry holds the link.
 pub const SLIST_ENTRY_SIZE: usize = 16;
@@ -83,6 +93,27 @@ impl PoolBalance {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The tools find the fixture's lines by the contract's anchors.
+    #[test]
+    fn the_lines_carry_the_anchors_the_tools_parse() {
+        use lookaside_contract::anchors;
+        let (total, balance) = (
+            TOTAL_FORMAT.to_str().unwrap(),
+            BALANCE_FORMAT.to_str().unwrap(),
+        );
+        let fixture_total = format!("{}{}", anchors::FIXTURE, anchors::FIXTURE_TOTAL);
+        let fixture_balance = format!("{}{}", anchors::FIXTURE, anchors::FIXTURE_BALANCE);
+        assert!(total.starts_with(&fixture_total), "{total}");
+        assert!(balance.starts_with(&fixture_balance), "{balance}");
+        for line in [total, balance] {
+            // The outstanding count is the last number: " %I64d outstanding", 0 when balanced.
+            assert!(
+                line.replace("%I64d", "0").contains(anchors::NONE_OUTSTANDING),
+                "{line}"
+            );
+        }
+    }
 
     #[test]
     fn flags() {

@@ -406,8 +406,7 @@ fn print_pool_balance() {
     // SAFETY: a NUL-terminated format whose conversions match the three 64-bit arguments.
     unsafe {
         DbgPrint(
-            c"ntoskrnl-fixture: every lookaside list: %I64u blocks handed out, %I64u taken back, %I64d outstanding\n"
-                .as_ptr(),
+            accounting::TOTAL_FORMAT.as_ptr(),
             handed_out,
             taken_back,
             accounting::outstanding(handed_out, taken_back),
@@ -417,8 +416,7 @@ fn print_pool_balance() {
     // SAFETY: a NUL-terminated format whose conversions match the three 64-bit arguments.
     unsafe {
         DbgPrint(
-            c"ntoskrnl-fixture: pool balance: %I64u allocated, %I64u freed, %I64d outstanding\n"
-                .as_ptr(),
+            accounting::BALANCE_FORMAT.as_ptr(),
             allocated,
             freed,
             outstanding,

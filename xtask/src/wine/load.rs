@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use lookaside_contract::anchors;
 
 use super::{Prefix, SERVICE};
 use crate::{interrupt, step};
@@ -62,19 +63,19 @@ impl Load {
         let total = self
             .fixture
             .iter()
-            .find(|line| line.starts_with("every lookaside list: "))
+            .find(|line| line.starts_with(anchors::FIXTURE_TOTAL))
             .context("the fixture reported no total over the lookaside lists")?;
-        if !total.ends_with(" 0 outstanding") {
+        if !total.ends_with(anchors::NONE_OUTSTANDING) {
             bail!("blocks the lookaside lists handed out never came back: {total}");
         }
         let balance = self
             .final_balance()
             .context("the fixture reported no pool balance when the driver's process ended")?;
-        if !balance.ends_with(" 0 outstanding") {
+        if !balance.ends_with(anchors::NONE_OUTSTANDING) {
             bail!("pool blocks leaked: {balance}");
         }
         if let Some(line) = self.transcript.iter().find(|line| {
-            line.contains("Fault injection: block allocation #") && line.contains("never happened")
+            line.contains(anchors::FAULT_INJECTION) && line.contains(anchors::NEVER_HAPPENED)
         }) {
             bail!(
                 "fault injection was asked for but never happened: {}",
@@ -107,10 +108,10 @@ impl Load {
 
     /// The fixture's pool balance when the driver's process ended: the last one it printed.
     pub fn final_balance(&self) -> Option<&str> {
-        self.fixture
-            .iter()
-            .rev()
-            .find_map(|line| line.strip_prefix("pool balance: ").map(|_| line.as_str()))
+        self.fixture.iter().rev().find_map(|line| {
+            line.strip_prefix(anchors::FIXTURE_BALANCE)
+                .map(|_| line.as_str())
+        })
     }
 }
 
@@ -200,14 +201,16 @@ impl Prefix {
 /// Whether the fixture's process-exit balance has arrived (a balance after Wine reported
 /// DriverEntry's status, whichever driver it was).
 fn has_final_balance(raw: &str) -> bool {
-    raw.split_once("ZwLoadDriver failed to create driver")
-        .is_some_and(|(_, after)| after.contains("ntoskrnl-fixture: pool balance: "))
+    raw.split_once(anchors::WINE_STATUS)
+        .is_some_and(|(_, after)| {
+            after.contains(&format!("{}{}", anchors::FIXTURE, anchors::FIXTURE_BALANCE))
+        })
 }
 
 /// Splits Wine's debug output into the driver's lines, the fixture's lines, the status and
 /// any trouble.
 pub fn parse(raw: &str) -> Load {
-    const DBGPRINT: &str = ":warn:debugstr:vDbgPrintExWithPrefix ";
+    const DBGPRINT: &str = anchors::WINE_DBGPRINT;
     let mut text = String::new();
     let mut problems = Vec::new();
     let mut status = None;
@@ -222,7 +225,7 @@ pub fn parse(raw: &str) -> Load {
             in_dbgprint = true;
         } else if is_wine_message(line) {
             in_dbgprint = false;
-            if let Some(code) = line.split("ZwLoadDriver failed to create driver").nth(1) {
+            if let Some(code) = line.split(anchors::WINE_STATUS).nth(1) {
                 status = code
                     .rsplit(": ")
                     .next()
@@ -247,7 +250,7 @@ pub fn parse(raw: &str) -> Load {
     let mut transcript = Vec::new();
     let mut fixture = Vec::new();
     for line in text.lines() {
-        match line.strip_prefix("ntoskrnl-fixture: ") {
+        match line.strip_prefix(anchors::FIXTURE) {
             Some(rest) => fixture.push(rest.to_owned()),
             None => transcript.push(line.to_owned()),
         }
