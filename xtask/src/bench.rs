@@ -15,7 +15,8 @@ use lookaside_contract::anchors;
 use crate::build;
 use crate::cli::{self, Options, Value};
 use crate::wine::{Load, Session};
-use crate::{packages, step};
+use crate::workspace;
+use crate::{debian, process};
 
 /// The list modes, as the table names them, with their `ListMode` values.
 const LIST_MODES: [(&str, u32); 2] = [("shared", 0), ("per-processor", 1)];
@@ -82,7 +83,7 @@ pub fn row(transcript: &[String], threads: u32, list: &str) -> Option<Row> {
 }
 
 pub fn run(options: &Options) -> Result<()> {
-    packages::ensure(&[packages::BUILD, packages::WINE], options.verbose)?;
+    debian::ensure(&[debian::BUILD, debian::WINE], options.verbose)?;
     let artifacts = build::all(options)?;
     let session = Session::open(options, &artifacts)?;
     let given = |wanted: &str| {
@@ -122,7 +123,7 @@ pub fn run(options: &Options) -> Result<()> {
     // over the rows instead of spoiling one.
     let mut measured: Vec<Vec<Row>> = specs.iter().map(|_| Vec::new()).collect();
     for turn in 1..=turns {
-        step::progress(&format!("turn {turn} of {turns}: {} rows", specs.len()));
+        process::progress(&format!("turn {turn} of {turns}: {} rows", specs.len()));
         for (&((list, list_mode), count, (path, api_path)), rows) in specs.iter().zip(&mut measured)
         {
             let mut parameters: Vec<(String, Value)> = options
@@ -155,7 +156,7 @@ pub fn run(options: &Options) -> Result<()> {
     print!("{}", table(pairs, turns, &summaries));
     let (report, met) = goals(&summaries);
     print!("{report}");
-    let json = build::root().join("target/bench/latest.json");
+    let json = workspace::root().join("target/bench/latest.json");
     fs::create_dir_all(json.parent().expect("a directory"))?;
     fs::write(&json, to_json(pairs, turns, &summaries))
         .with_context(|| format!("writing {}", json.display()))?;

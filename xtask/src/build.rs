@@ -6,7 +6,7 @@
 //! ([`crate::kit`]), wdk-build's edits ([`crate::wdk_build_linux`]), the linker link
 //! ([`crate::toolchain`]) and the map and section options.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result};
@@ -14,7 +14,8 @@ use anyhow::{Context, Result};
 use crate::cli::Options;
 use crate::kit::Kit;
 use crate::toolchain::{self, Toolchain};
-use crate::{step, wdk_build_linux};
+use crate::workspace::root;
+use crate::{process, wdk_build_linux};
 
 pub const TARGET: &str = "x86_64-pc-windows-msvc";
 
@@ -30,14 +31,6 @@ pub struct Artifacts {
     pub example_map: PathBuf,
     /// The Wine `ntoskrnl.exe` fixture (a DLL).
     pub fixture: PathBuf,
-}
-
-/// The workspace root.
-pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_path_buf()
 }
 
 fn target_dir() -> PathBuf {
@@ -167,7 +160,7 @@ impl Driver {
     /// gives it on Windows) and its linker map.
     fn build(&self, cross: &Cross, options: &Options) -> Result<(PathBuf, PathBuf)> {
         let (mut command, map) = self.command(cross, options, &[]);
-        step::run(
+        process::run(
             &format!(
                 "cross-building {}.sys (stable toolchain, prebuilt std, LTO; rust-lld) against {}",
                 self.crate_name, cross.kit.description
@@ -187,7 +180,7 @@ fn out_dir() -> PathBuf {
 }
 
 /// Builds the drivers and the fixture. The caller has made sure of the Debian packages
-/// ([`crate::packages::BUILD`]), together with whatever else its command needs, in one install
+/// ([`crate::debian::BUILD`]), together with whatever else its command needs, in one install
 /// step.
 pub fn all(options: &Options) -> Result<Artifacts> {
     let cross = Cross::prepare(options.verbose)?;
@@ -199,7 +192,7 @@ pub fn all(options: &Options) -> Result<Artifacts> {
         &["-p", "ntoskrnl-fixture", "--features", "wine"],
     );
     quiet(&mut fixture, options);
-    step::run(
+    process::run(
         "cross-building the Wine ntoskrnl fixture",
         &mut fixture,
         options.verbose,
@@ -229,7 +222,7 @@ pub fn driver_rustc_line(options: &Options) -> Result<String> {
         ..options.clone()
     };
     let (mut command, _) = LOOKASIDE_LIST.command(&cross, &verbose, &["-v"]);
-    let output = step::capture(&mut command)?;
+    let output = process::capture(&mut command)?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
         anyhow::bail!("the driver's rebuild failed: {stderr}");
@@ -263,7 +256,7 @@ pub fn clippy(options: &Options) -> Result<()> {
         "ntoskrnl-fixture/wine",
     ]);
     command.args(["--", "-D", "warnings"]);
-    step::run(
+    process::run(
         "clippy on the cross-build (wdk backend, DriverEntry, Wine fixture), -D warnings",
         &mut command,
         options.verbose,

@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail, ensure};
 
-use crate::build;
-use crate::step;
+use crate::process;
 use crate::wine::{Prefix, SERVICE};
+use crate::workspace;
 
 /// The INF source, at the workspace root.
 pub const INX: &str = "LookasideList.inx";
@@ -189,13 +189,13 @@ fn package_version(manifest: &str) -> Option<String> {
 /// Where the package folder is staged: `target/inf/LookasideList_package`, named like the
 /// folder wdk-build's flow makes.
 fn package_dir() -> PathBuf {
-    build::root().join("target/inf/LookasideList_package")
+    workspace::root().join("target/inf/LookasideList_package")
 }
 
 /// `LookasideList.inx` stamped as stampinf would (architecture, `DriverVer`), written to
 /// `path`. Returns its `DriverVer` (`date,version`).
 pub fn write_stamped(path: &Path) -> Result<String> {
-    let root = build::root();
+    let root = workspace::root();
     let inx = fs::read_to_string(root.join(INX)).with_context(|| format!("reading {INX}"))?;
     let manifest = fs::read_to_string(root.join("Cargo.toml")).context("reading Cargo.toml")?;
     let version =
@@ -321,7 +321,7 @@ fn host_path(prefix_dir: &Path, image_path: &str) -> Result<PathBuf> {
 
 /// The service's `ImagePath`, if the service exists.
 fn image_path(prefix: &Prefix) -> Option<String> {
-    let output = step::capture(prefix.command("wine").args([
+    let output = process::capture(prefix.command("wine").args([
         "reg",
         "query",
         SERVICE_KEY,
@@ -348,12 +348,12 @@ fn remove_old(prefix: &Prefix, prefix_dir: &Path) {
     {
         let _ = fs::remove_file(file);
     }
-    let _ = step::capture(prefix.command("wine").args(["sc", "delete", SERVICE]));
+    let _ = process::capture(prefix.command("wine").args(["sc", "delete", SERVICE]));
 }
 
 /// The Windows path of a host path, as Wine sees it (`winepath -w`; `Z:` maps `/`).
 fn windows_path(prefix: &Prefix, path: &Path) -> String {
-    step::capture(prefix.command("winepath").arg("-w").arg(path))
+    process::capture(prefix.command("winepath").arg("-w").arg(path))
         .ok()
         .filter(|output| output.status.success())
         .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
@@ -385,7 +385,7 @@ pub fn install_from_inf(
     // (a quoted whole would be taken for the DLL's name). 132 = 128 (the INF's folder is the
     // source path) + 4 (ask before rebooting, should the install need a reboot).
     let inf_windows = windows_path(prefix, &inf);
-    step::run(
+    process::run(
         &format!("rundll32 setupapi.dll,InstallHinfSection {INSTALL_SECTION} 132 {inf_windows}"),
         prefix.command("wine").args([
             "rundll32",
@@ -397,10 +397,10 @@ pub fn install_from_inf(
         verbose,
     )?;
 
-    // InstallHinfSection reports nothing: what it did is read back. (Not through step::run,
+    // InstallHinfSection reports nothing: what it did is read back. (Not through process::run,
     // which does not capture the output in verbose mode.)
-    step::progress(&format!("reg query {SERVICE_KEY}"));
-    let output = step::capture(prefix.command("wine").args(["reg", "query", SERVICE_KEY]))
+    process::progress(&format!("reg query {SERVICE_KEY}"));
+    let output = process::capture(prefix.command("wine").args(["reg", "query", SERVICE_KEY]))
         .context("running `wine reg query`")?;
     let listing = String::from_utf8_lossy(&output.stdout).into_owned();
     ensure!(
@@ -521,7 +521,8 @@ mod tests {
 
     #[test]
     fn the_projects_inx_stamps_and_is_consistent() {
-        let inx = fs::read_to_string(build::root().join(super::INX)).expect("LookasideList.inx");
+        let inx =
+            fs::read_to_string(workspace::root().join(super::INX)).expect("LookasideList.inx");
         let inf = stamp(&inx, ARCH, "0.1.0.0", "11/24/2026");
         assert!(!inf.contains("$ARCH$"));
         assert_eq!(

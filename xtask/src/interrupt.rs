@@ -9,8 +9,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 
-use crate::wine::Prefix;
-
 static REQUESTED: AtomicBool = AtomicBool::new(false);
 
 /// Installs the handler; a second call (another session in the same command) does nothing,
@@ -28,16 +26,10 @@ pub fn install() -> Result<()> {
 /// The exit status after an interruption.
 pub const EXIT_STATUS: i32 = 130;
 
-/// If the run was interrupted: stops every Wine process of `prefix`, says so, exits 130.
-pub fn check(prefix: &Prefix) {
-    if REQUESTED.load(Ordering::SeqCst) {
-        prefix.kill_server();
-        eprintln!(
-            "interrupted: stopped every Wine process of the prefix {}",
-            prefix.dir().display()
-        );
-        std::process::exit(EXIT_STATUS);
-    }
+/// Whether Ctrl-C or SIGTERM arrived. (What the run started is stopped by its owner: the Wine
+/// prefix, [`crate::wine::Prefix::stop_if_interrupted`].)
+pub fn requested() -> bool {
+    REQUESTED.load(Ordering::SeqCst)
 }
 
 /// If the run was interrupted before it started anything in Wine: exits 130.

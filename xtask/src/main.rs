@@ -13,21 +13,22 @@
 mod bench;
 mod build;
 mod cli;
+mod debian;
+mod driver_package;
 mod fsutil;
 mod inf;
 mod interrupt;
 mod kit;
 mod linkmap;
 mod miri;
-mod package;
-mod packages;
 mod pe;
-mod step;
+mod process;
 mod test;
 mod toolchain;
 mod usage;
 mod wdk_build_linux;
 mod wine;
+mod workspace;
 
 use std::process::ExitCode;
 
@@ -45,7 +46,7 @@ fn main() -> ExitCode {
             println!("{}", cli::USAGE);
             Ok(())
         }
-        cli::Command::Build => packages::ensure(&[packages::BUILD], options.verbose)
+        cli::Command::Build => debian::ensure(&[debian::BUILD], options.verbose)
             .and_then(|()| build::all(&options))
             .map(|artifacts| {
                 println!("{}", artifacts.driver.display());
@@ -53,7 +54,7 @@ fn main() -> ExitCode {
         cli::Command::Run => wine::run_main_job(&options),
         cli::Command::Test => test::all(&options),
         cli::Command::Bench => bench::run(&options),
-        cli::Command::Package => package::run(&options),
+        cli::Command::Package => driver_package::run(&options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

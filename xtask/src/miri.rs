@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 
-use crate::build;
-use crate::step;
+use crate::process;
+use crate::workspace;
 
 /// One of Miri's aliasing models, with the flags of its run.
 #[derive(Clone, Copy)]
@@ -52,7 +52,7 @@ fn rustup() -> Command {
     ] {
         command.env_remove(name);
     }
-    command.current_dir(build::root());
+    command.current_dir(workspace::root());
     command
 }
 
@@ -71,7 +71,7 @@ pub fn ensure(verbose: bool) -> Result<bool> {
         .any(|line| line.starts_with("nightly"));
     let started = Instant::now();
     if has_nightly {
-        step::run(
+        process::run(
             "installing Miri (rustup component add --toolchain nightly miri rust-src)",
             rustup().args([
                 "component",
@@ -84,7 +84,7 @@ pub fn ensure(verbose: bool) -> Result<bool> {
             verbose,
         )?;
     } else {
-        let installed = step::run(
+        let installed = process::run(
             "installing a nightly toolchain for Miri (rustup toolchain install nightly --profile minimal --component miri,rust-src)",
             rustup().args([
                 "toolchain",
@@ -102,7 +102,7 @@ pub fn ensure(verbose: bool) -> Result<bool> {
             return Ok(false);
         }
     }
-    step::progress(&format!(
+    process::progress(&format!(
         "Miri installed in {:.1} s",
         started.elapsed().as_secs_f64()
     ));
@@ -137,7 +137,7 @@ pub fn run(model: Model) -> Result<()> {
             "--lib",
         ])
         .env("MIRIFLAGS", model.flags());
-    step::progress(&format!(
+    process::progress(&format!(
         "host unit tests under Miri, {} (MIRIFLAGS=\"{}\")",
         model.name(),
         model.flags()
@@ -147,7 +147,7 @@ pub fn run(model: Model) -> Result<()> {
     if !status.success() {
         bail!("Miri ({}) failed ({status})", model.name());
     }
-    step::progress(&format!(
+    process::progress(&format!(
         "Miri, {}: every test passed in {:.0} s",
         model.name(),
         started.elapsed().as_secs_f64()

@@ -8,9 +8,10 @@ use anyhow::{Context, Result, bail};
 use crate::build::{self, Artifacts};
 use crate::cli::Options;
 use crate::cli::Value;
-use crate::package::{self, Package};
+use crate::driver_package::{self, Package};
 use crate::wine::{Load, Prefix, Session};
-use crate::{inf, linkmap, miri, packages, pe, step, usage};
+use crate::workspace;
+use crate::{debian, inf, linkmap, miri, pe, process, usage};
 use lookaside_contract::checks::{self as expected, Complaint};
 use lookaside_contract::parameters as table;
 use lookaside_contract::{anchors, seed};
@@ -39,13 +40,13 @@ impl Tally {
 
 fn cargo() -> Command {
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    command.current_dir(build::root());
+    command.current_dir(workspace::root());
     command
 }
 
 /// Runs a cargo subcommand with its output shown (test runners' summaries must reach the log).
 fn cargo_shown(what: &str, args: &[&str]) -> Result<()> {
-    step::progress(what);
+    process::progress(what);
     let status = cargo().args(args).status()?;
     if !status.success() {
         bail!("`cargo {}` failed ({status})", args.join(" "));
@@ -54,14 +55,14 @@ fn cargo_shown(what: &str, args: &[&str]) -> Result<()> {
 }
 
 pub fn all(options: &Options) -> Result<()> {
-    packages::ensure(
-        &[packages::BUILD, packages::WINE, packages::PACKAGE],
+    debian::ensure(
+        &[debian::BUILD, debian::WINE, debian::PACKAGE],
         options.verbose,
     )?;
     let mut tally = Tally::default();
     tally.record(
         "cargo fmt --check",
-        step::run(
+        process::run(
             "cargo fmt --all --check",
             cargo().args(["fmt", "--all", "--check"]),
             options.verbose,
@@ -154,7 +155,7 @@ fn pe_checks(artifacts: &Artifacts, tally: &mut Tally) {
 /// The PE checks of one driver, and the checks of its linker map.
 fn driver_pe_checks(sys: &Path, map: &Path, expected: &pe::Expected, tally: &mut Tally) {
     let name = expected.name;
-    step::progress(&format!(
+    process::progress(&format!(
         "checking {name} (PE32+ AMD64, native, DriverEntry, imports, size)"
     ));
     let report = pe::check(sys, expected);
@@ -229,7 +230,7 @@ fn usage_checks(options: &Options, tally: &mut Tally) {
 /// the signed image still passes the PE checks; a byte changed after signing fails
 /// verification. (No catalog is made, so there is none to check.)
 fn package_checks(options: &Options, artifacts: &Artifacts, tally: &mut Tally) -> Option<Package> {
-    let package = match package::make(artifacts, options.verbose) {
+    let package = match driver_package::make(artifacts, options.verbose) {
         Ok(package) => package,
         Err(error) => {
             tally.record("package: the signed driver package", Err(error));
@@ -238,7 +239,7 @@ fn package_checks(options: &Options, artifacts: &Artifacts, tally: &mut Tally) -
     };
     tally.record(
         "package: the signature verifies against the certificate (osslsigncode), with page hashes",
-        package::verify(&package.sys, &package.cert).and_then(|report| {
+        driver_package::verify(&package.sys, &package.cert).and_then(|report| {
             if report.contains("Page hash") {
                 Ok(())
             } else {
@@ -265,7 +266,7 @@ fn tampered(package: &Package) -> Result<()> {
     bytes[at] ^= 0xFF;
     let copy = package.dir.with_file_name("tampered-LookasideList.sys");
     std::fs::write(&copy, bytes)?;
-    let outcome = package::verify(&copy, &package.cert);
+    let outcome = driver_package::verify(&copy, &package.cert);
     let _ = std::fs::remove_file(&copy);
     match outcome {
         Ok(_) => bail!("a changed image still verifies"),
@@ -459,7 +460,7 @@ fn per_processor_checks(session: &Session, tally: &mut Tally) {
 /// The library's example driver in the LookasideList service's place: exactly the lines its
 /// unit test expects on the simulated kernel, and the fixture's exact balances.
 fn example_load(session: &Session, artifacts: &Artifacts) -> Result<()> {
-    let expected_path = build::root().join("examples/minimal-driver/expected.txt");
+    let expected_path = workspace::root().join("examples/minimal-driver/expected.txt");
     let expected = std::fs::read_to_string(&expected_path)
         .with_context(|| format!("reading {}", expected_path.display()))?;
     session.prefix().install_driver(&artifacts.example)?;
@@ -490,7 +491,7 @@ fn lto_in_effect(options: &Options) -> Result<()> {
 fn library_checks(tally: &mut Tally) {
     tally.record(
         "wdm-lookaside: cargo doc, warnings as errors",
-        step::run(
+        process::run(
             "cargo doc -p wdm-lookaside --no-deps (RUSTDOCFLAGS=-D warnings)",
             cargo()
                 .args(["doc", "-p", "wdm-lookaside", "--no-deps", "--quiet"])
@@ -509,7 +510,7 @@ fn library_checks(tally: &mut Tally) {
     );
     tally.record(
         "wdm-lookaside: cargo publish --dry-run",
-        step::run(
+        process::run(
             "cargo publish --dry-run -p wdm-lookaside",
             cargo().args([
                 "publish",
@@ -529,7 +530,7 @@ fn library_checks(tally: &mut Tally) {
 /// dependency pointed at this checkout by path, as the README says to), then `cargo test`: what
 /// a driver author who follows the README gets.
 fn readme_example() -> Result<()> {
-    let library = build::root().join("crates/wdm-lookaside");
+    let library = workspace::root().join("crates/wdm-lookaside");
     let readme = std::fs::read_to_string(library.join("README.md"))?;
     let mut blocks = readme
         .split("```")
@@ -564,18 +565,18 @@ fn readme_example() -> Result<()> {
             "the README's Cargo.toml names wdm-lookaside {replaced} times, not twice (dependency, dev-dependency)"
         );
     }
-    let dir = build::root().join("target/readme-example");
+    let dir = workspace::root().join("target/readme-example");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("src"))?;
     // A workspace of its own: the crate is outside this one, as a driver author's is.
     std::fs::write(dir.join("Cargo.toml"), manifest + "\n[workspace]\n")?;
     std::fs::write(dir.join("build.rs"), build_script)?;
     std::fs::write(dir.join("src/lib.rs"), lib)?;
-    let outcome = step::run(
+    let outcome = process::run(
         "cargo test, in the README example's own crate",
         cargo().current_dir(&dir).args(["test", "--quiet"]).env(
             "CARGO_TARGET_DIR",
-            build::root().join("target/readme-example-target"),
+            workspace::root().join("target/readme-example-target"),
         ),
         false,
     )
@@ -585,7 +586,7 @@ fn readme_example() -> Result<()> {
 }
 
 fn package_list() -> Result<()> {
-    let output = step::run(
+    let output = process::run(
         "cargo package --list -p wdm-lookaside",
         cargo().args(["package", "--list", "--allow-dirty", "-p", "wdm-lookaside"]),
         false,
@@ -623,24 +624,24 @@ fn package_list() -> Result<()> {
 /// Git for Windows checks text out with CRLF (`core.autocrlf=true`, its installer's default):
 /// a clone made that way, of what is committed, must pass the host tests as well.
 fn crlf_checkout() -> Result<()> {
-    let clone = build::root().join("target/crlf-checkout");
+    let clone = workspace::root().join("target/crlf-checkout");
     let _ = std::fs::remove_dir_all(&clone);
-    step::run(
+    process::run(
         "git -c core.autocrlf=true clone (as Git for Windows checks out)",
         Command::new("git")
             .args(["-c", "core.autocrlf=true", "clone", "--quiet", "--no-local"])
-            .arg(build::root())
+            .arg(workspace::root())
             .arg(&clone),
         false,
     )?;
-    let outcome = step::run(
+    let outcome = process::run(
         "cargo test --workspace in the CRLF checkout",
         cargo()
             .current_dir(&clone)
             .args(["test", "--workspace", "--quiet"])
             // Its own target folder would build everything again; the shared one rebuilds
             // only what its sources change.
-            .env("CARGO_TARGET_DIR", build::root().join("target")),
+            .env("CARGO_TARGET_DIR", workspace::root().join("target")),
         false,
     )
     .map(drop);

@@ -8,8 +8,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::build::{self, TARGET};
-use crate::step;
+use crate::build::TARGET;
+use crate::process;
+use crate::workspace;
 
 /// The toolchain's pieces the cross-build uses.
 pub struct Toolchain {
@@ -31,7 +32,7 @@ fn tool(program: &str) -> Command {
     ] {
         command.env_remove(name);
     }
-    command.current_dir(build::root());
+    command.current_dir(workspace::root());
     command
 }
 
@@ -56,13 +57,13 @@ pub fn prepare(dir: &Path, verbose: bool) -> Result<Toolchain> {
     let target_lib = sysroot.join("lib/rustlib").join(TARGET).join("lib");
     if !target_lib.is_dir() {
         let started = Instant::now();
-        step::run(
+        process::run(
             &format!("installing the Windows target's prebuilt std (rustup target add {TARGET})"),
             tool("rustup").args(["target", "add", TARGET]),
             verbose,
         )
         .context("the cross-build needs rustup's prebuilt std for the Windows target")?;
-        step::progress(&format!(
+        process::progress(&format!(
             "{TARGET} installed in {:.1} s",
             started.elapsed().as_secs_f64()
         ));

@@ -13,8 +13,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::build;
 use crate::fsutil::write_if_changed;
+use crate::workspace;
 
 /// One edit: in `file`, `find` occurs `count` times and each becomes `replace`.
 struct Edit {
@@ -149,7 +149,7 @@ pub fn prepare(dir: &Path) -> Result<Patched> {
     // The lock file is copied again only when the repository's changes: cargo has rewritten
     // wdk-build's entry in the copy, and a fresh copy each time would re-resolve each time.
     let root_lock =
-        std::fs::read(build::root().join("Cargo.lock")).context("reading Cargo.lock")?;
+        std::fs::read(workspace::root().join("Cargo.lock")).context("reading Cargo.lock")?;
     let lockfile = dir.join("lock/Cargo.lock");
     if write_if_changed(&dir.join("lock/Cargo.lock.orig"), &root_lock)? || !lockfile.is_file() {
         std::fs::write(&lockfile, &root_lock)?;
@@ -164,7 +164,7 @@ pub fn prepare(dir: &Path) -> Result<Patched> {
 fn downloaded_source() -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
-        .current_dir(build::root())
+        .current_dir(workspace::root())
         .args(["metadata", "--format-version", "1", "--locked"])
         .output()
         .context("running cargo metadata")?;

@@ -109,7 +109,8 @@ mod tests {
         for line in [total, balance] {
             // The outstanding count is the last number: " %I64d outstanding", 0 when balanced.
             assert!(
-                line.replace("%I64d", "0").contains(anchors::NONE_OUTSTANDING),
+                line.replace("%I64d", "0")
+                    .contains(anchors::NONE_OUTSTANDING),
                 "{line}"
             );
         }

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use lookaside_contract::anchors;
 
 use super::{Prefix, SERVICE};
-use crate::{interrupt, step};
+use crate::process;
 
 /// What `DriverEntry` returns by design.
 pub const STATUS_DEVICE_CONFIGURATION_ERROR: u32 = 0xC000_0182;
@@ -123,7 +123,7 @@ impl Prefix {
         // The driver's output goes to the stderr of whichever wine command starts the server,
         // so it must be this one.
         self.kill_server();
-        step::progress("sc start LookasideList");
+        process::progress("sc start LookasideList");
         let mut child = self
             .command("wine")
             .args(["sc", "start", SERVICE])
@@ -161,7 +161,7 @@ impl Prefix {
             || !(has_final_balance(&text())
                 || exited.is_some_and(|at: Instant| at.elapsed() > EXIT_WAIT))
         {
-            interrupt::check(self);
+            self.stop_if_interrupted();
             if exit.is_none() {
                 exit = child.try_wait()?;
                 if exit.is_some() {

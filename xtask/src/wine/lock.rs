@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::{interrupt, step};
+use crate::{interrupt, process};
 
 /// The held lock; released when dropped (or when the process ends).
 pub struct PrefixLock {
@@ -48,7 +48,7 @@ impl PrefixLock {
                     if !said {
                         said = true;
                         let holder = fs::read_to_string(&path).unwrap_or_default();
-                        step::progress(&format!(
+                        process::progress(&format!(
                             "waiting for the run that is using the prefix {}: {}",
                             dir.display(),
                             holder.trim()

@@ -23,7 +23,7 @@ use anyhow::Result;
 
 use crate::build::{self, Artifacts};
 use crate::cli::{Options, Value};
-use crate::{interrupt, packages};
+use crate::{debian, interrupt};
 use lock::PrefixLock;
 
 /// The project's prefix, held for one run (or a series of loads), ready to start the driver.
@@ -39,9 +39,9 @@ impl Session {
         interrupt::install()?;
         let prefix = Prefix::locate(options)?;
         let lock = PrefixLock::acquire(prefix.dir())?;
-        interrupt::check(&prefix);
+        prefix.stop_if_interrupted();
         prefix.prepare(artifacts)?;
-        interrupt::check(&prefix);
+        prefix.stop_if_interrupted();
         Ok(Self {
             prefix,
             _lock: lock,
@@ -56,14 +56,14 @@ impl Session {
     /// Sets exactly these driver parameters and loads the driver once.
     pub fn load(&self, parameters: &[(String, Value)]) -> Result<Load> {
         self.prefix.set_parameters(parameters)?;
-        interrupt::check(&self.prefix);
+        self.prefix.stop_if_interrupted();
         self.prefix.start(run_limit(parameters))
     }
 }
 
 /// The main job: build, load, print the transcript like DebugView, judge the run.
 pub fn run_main_job(options: &Options) -> Result<()> {
-    packages::ensure(&[packages::BUILD, packages::WINE], options.verbose)?;
+    debian::ensure(&[debian::BUILD, debian::WINE], options.verbose)?;
     let artifacts = build::all(options)?;
     let session = Session::open(options, &artifacts)?;
     let load = session.load(&options.parameters)?;

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 
 use super::Prefix;
 use crate::cli::Value;
-use crate::step;
+use crate::process;
 
 const PARAMETERS_KEY: &str =
     r"HKEY_LOCAL_MACHINE\System\CurrentControlSet\Services\LookasideList\Parameters";
@@ -55,7 +55,7 @@ impl Prefix {
             format!("driver parameters: {}", listed.join(" "))
         };
         let windows_path = format!("Z:{}", file.display()).replace('/', "\\");
-        step::run(
+        process::run(
             &what,
             self.command("wine").args(["reg", "import", &windows_path]),
             self.verbose(),
@@ -63,7 +63,7 @@ impl Prefix {
         if parameters.is_empty() {
             return Ok(());
         }
-        let query = step::capture(self.command("wine").args(["reg", "query", PARAMETERS_KEY]))?;
+        let query = process::capture(self.command("wine").args(["reg", "query", PARAMETERS_KEY]))?;
         check_arrived(parameters, &String::from_utf8_lossy(&query.stdout))
     }
 }

@@ -7,10 +7,11 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
-use crate::build::{self, Artifacts};
+use crate::build::Artifacts;
 use crate::cli::Options;
-use crate::packages::WINE_NTOSKRNL;
-use crate::step;
+use crate::debian::WINE_NTOSKRNL;
+use crate::{interrupt, process};
+use crate::workspace;
 
 /// The driver's service name.
 pub const SERVICE: &str = "LookasideList";
@@ -32,15 +33,28 @@ pub struct Prefix {
 }
 
 impl Prefix {
+    /// If the run was interrupted (Ctrl-C, SIGTERM): stops every Wine process of the prefix,
+    /// says so, exits 130.
+    pub fn stop_if_interrupted(&self) {
+        if interrupt::requested() {
+            self.kill_server();
+            eprintln!(
+                "interrupted: stopped every Wine process of the prefix {}",
+                self.dir().display()
+            );
+            std::process::exit(interrupt::EXIT_STATUS);
+        }
+    }
+
     /// The prefix's folder; says once on stderr that a `$WINEPREFIX` is left alone.
     pub fn locate(options: &Options) -> Result<Self> {
         let dir = match std::env::var_os(PREFIX_VARIABLE) {
             Some(dir) if !dir.is_empty() => absolute_dir(Path::new(&dir))
                 .with_context(|| format!("{PREFIX_VARIABLE}={}", dir.display()))?,
-            _ => build::root().join("target/wine"),
+            _ => workspace::root().join("target/wine"),
         };
         if let Some(theirs) = std::env::var_os("WINEPREFIX").filter(|dir| !dir.is_empty()) {
-            step::progress(&format!(
+            process::progress(&format!(
                 "WINEPREFIX={} is left as it is: the driver runs in this project's own prefix, {} ({PREFIX_VARIABLE} moves it)",
                 theirs.display(),
                 dir.display()
@@ -103,7 +117,7 @@ impl Prefix {
                     self.dir.display()
                 );
             }
-            step::progress(&format!(
+            process::progress(&format!(
                 "the Wine prefix {} is incomplete (an interrupted creation?): recreating it",
                 self.dir.display()
             ));
@@ -120,7 +134,7 @@ impl Prefix {
             "creating the Wine prefix {} (first run only, ~15 s)",
             self.dir.display()
         );
-        step::run(&what, self.command("wineboot").arg("-i"), self.verbose)?;
+        process::run(&what, self.command("wineboot").arg("-i"), self.verbose)?;
         self.wait_server();
         if !self.dir.join("system.reg").is_file() {
             bail!(
@@ -148,7 +162,7 @@ impl Prefix {
     }
 
     fn wine(&self, what: &str, args: &[&str]) -> Result<std::process::Output> {
-        step::run(what, self.command("wine").args(args), self.verbose)
+        process::run(what, self.command("wine").args(args), self.verbose)
     }
 
     /// Puts the fixture in as winedevice's `ntoskrnl.exe` (Wine's own becomes `wntoskrnl.dll`).
@@ -179,7 +193,7 @@ impl Prefix {
         fs::create_dir_all(&drivers)?;
         fs::copy(driver, drivers.join("LookasideList.sys")).context("copying the driver")?;
         // A service left by an earlier run (maybe with another binPath) is replaced.
-        let _ = step::capture(self.command("wine").args(["sc", "delete", SERVICE]));
+        let _ = process::capture(self.command("wine").args(["sc", "delete", SERVICE]));
         self.wine(
             r"sc create LookasideList type= kernel binPath= C:\windows\system32\drivers\LookasideList.sys",
             &[

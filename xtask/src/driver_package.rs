@@ -22,7 +22,8 @@ use anyhow::{Context, Result, bail};
 
 use crate::build::{self, Artifacts};
 use crate::cli::Options;
-use crate::{inf, packages, step};
+use crate::workspace;
+use crate::{debian, inf, process};
 
 /// The certificate's subject: how `certmgr` and `certutil` show it.
 pub const SUBJECT: &str = "LookasideList test signing (cargo xtask package)";
@@ -48,7 +49,7 @@ pub struct Package {
 
 /// The package's folder.
 pub fn dir() -> PathBuf {
-    build::root().join("target/package/LookasideList")
+    workspace::root().join("target/package/LookasideList")
 }
 
 /// The user's certificate (both variables set), or this project's test certificate, made or
@@ -75,7 +76,7 @@ pub fn signer(verbose: bool) -> Result<Signer> {
 
 /// The project's test certificate under `target/`, made when missing or about to expire.
 fn test_certificate(verbose: bool) -> Result<Signer> {
-    let dir = build::root().join("target/package-certificate");
+    let dir = workspace::root().join("target/package-certificate");
     let (cert, key) = (
         dir.join("LookasideList-test.pem"),
         dir.join("LookasideList-test.key"),
@@ -90,7 +91,7 @@ fn test_certificate(verbose: bool) -> Result<Signer> {
     if !valid_for_a_day {
         fs::create_dir_all(&dir)?;
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
-        step::run(
+        process::run(
             &format!(
                 "making the test certificate \"{SUBJECT}\" (RSA 2048, SHA-256, code signing, {VALID_DAYS} days)"
             ),
@@ -121,7 +122,7 @@ fn test_certificate(verbose: bool) -> Result<Signer> {
 /// Signs `input` into `output`: Authenticode, SHA-256, with page hashes.
 pub fn sign(signer: &Signer, input: &Path, output: &Path, verbose: bool) -> Result<()> {
     let _ = fs::remove_file(output);
-    step::run(
+    process::run(
         "signing LookasideList.sys (osslsigncode: Authenticode, SHA-256, page hashes)",
         Command::new("osslsigncode")
             .arg("sign")
@@ -140,7 +141,7 @@ pub fn sign(signer: &Signer, input: &Path, output: &Path, verbose: bool) -> Resu
 
 /// `osslsigncode verify` of `sys` against `cert`: its output when the signature holds.
 pub fn verify(sys: &Path, cert: &Path) -> Result<String> {
-    let output = step::capture(
+    let output = process::capture(
         Command::new("osslsigncode")
             .args(["verify", "-CAfile"])
             .arg(cert)
@@ -196,7 +197,7 @@ pub fn make(artifacts: &Artifacts, verbose: bool) -> Result<Package> {
 
 /// `cargo xtask package`.
 pub fn run(options: &Options) -> Result<()> {
-    packages::ensure(&[packages::BUILD, packages::PACKAGE], options.verbose)?;
+    debian::ensure(&[debian::BUILD, debian::PACKAGE], options.verbose)?;
     let artifacts = build::all(options)?;
     let package = make(&artifacts, options.verbose)?;
     let mut names: Vec<String> = fs::read_dir(&package.dir)?

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::step;
+use crate::process;
 
 /// A package, what it is for, and how to tell that what it provides works.
 pub struct Need {
@@ -364,17 +364,17 @@ fn install(missing: &[&Need], verbose: bool) -> Result<()> {
             "missing Debian packages:{reasons}\ninstall them as root with:\n  apt-get update && {line}"
         );
     }
-    step::progress(&format!(
+    process::progress(&format!(
         "installing {} missing Debian packages (and their dependencies):{reasons}",
         names.len()
     ));
     let started = Instant::now();
-    step::run_long(
+    process::run_long(
         "apt-get update",
         Command::new("apt-get").args(["update", "-q"]),
         verbose,
     )?;
-    step::run_long(
+    process::run_long(
         &line,
         Command::new("apt-get")
             .args(["install", "-y", "-q", "--no-install-recommends"])
@@ -382,7 +382,7 @@ fn install(missing: &[&Need], verbose: bool) -> Result<()> {
             .env("DEBIAN_FRONTEND", "noninteractive"),
         verbose,
     )?;
-    step::progress(&format!(
+    process::progress(&format!(
         "Debian packages installed in {:.1} s",
         started.elapsed().as_secs_f64()
     ));
