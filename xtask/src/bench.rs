@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use lookaside_contract::anchors;
 
 use crate::build;
-use crate::cli::{self, Options, Value};
+use crate::cli::{Options, Value};
 use crate::wine::{Load, Session};
 use crate::workspace;
 use crate::{debian, process};
@@ -82,7 +82,9 @@ pub fn row(transcript: &[String], threads: u32, list: &str) -> Option<Row> {
     })
 }
 
-pub fn run(options: &Options) -> Result<()> {
+/// The bench: `turns` turns of every row, or, with `soak`, the same sequence of loads `soak`
+/// times in a row, every load judged and nothing timed.
+pub fn run(options: &Options, turns: u32, soak: Option<u32>) -> Result<()> {
     debian::ensure(&[debian::BUILD, debian::WINE], options.verbose)?;
     let artifacts = build::all(options)?;
     let session = Session::open(options, &artifacts)?;
@@ -96,7 +98,6 @@ pub fn run(options: &Options) -> Result<()> {
             })
     };
     let pairs = given("StressIterations").unwrap_or(DEFAULT_PAIRS);
-    let turns = options.turns.unwrap_or(cli::DEFAULT_TURNS);
     let modes: Vec<(&str, u32)> = match given("ListMode") {
         Some(mode) => LIST_MODES.into_iter().filter(|m| m.1 == mode).collect(),
         None => LIST_MODES.to_vec(),
@@ -107,7 +108,7 @@ pub fn run(options: &Options) -> Result<()> {
         _ => API_PATHS.to_vec(),
     };
     let threads = if options.bench_threads.is_empty() {
-        vec![1, 2]
+        DEFAULT_THREADS.to_vec()
     } else {
         options.bench_threads.clone()
     };
@@ -119,36 +120,41 @@ pub fn run(options: &Options) -> Result<()> {
             }
         }
     }
+    let load_row = |&((list, list_mode), count, (path, api_path)): &Spec| -> Result<Row> {
+        let mut parameters: Vec<(String, Value)> = options
+            .parameters
+            .iter()
+            .filter(|(name, _)| {
+                !["StressIterations", "StressThreads", "ApiPath", "ListMode"]
+                    .contains(&name.as_str())
+            })
+            .cloned()
+            .collect();
+        parameters.push(("StressIterations".into(), Value::Dword(pairs)));
+        parameters.push(("StressThreads".into(), Value::Dword(count)));
+        parameters.push(("ApiPath".into(), Value::Dword(api_path)));
+        parameters.push(("ListMode".into(), Value::Dword(list_mode)));
+        let load: Load = session.load(&parameters)?;
+        load.verdict()
+            .with_context(|| format!("{list}, {path}, {count} threads"))?;
+        let row = row(&load.transcript, count, list).with_context(|| {
+            format!("no stress results in the transcript ({list}, {path}, {count} threads)")
+        })?;
+        if !row.balanced {
+            bail!("the threads' tallies did not balance ({list}, {path}, {count} threads)");
+        }
+        Ok(row)
+    };
+    if let Some(rounds) = soak {
+        return soak_loads(&specs, rounds, load_row);
+    }
     // The turns interleaved: every row once per turn, so a disturbance of the machine spreads
     // over the rows instead of spoiling one.
     let mut measured: Vec<Vec<Row>> = specs.iter().map(|_| Vec::new()).collect();
     for turn in 1..=turns {
         process::progress(&format!("turn {turn} of {turns}: {} rows", specs.len()));
-        for (&((list, list_mode), count, (path, api_path)), rows) in specs.iter().zip(&mut measured)
-        {
-            let mut parameters: Vec<(String, Value)> = options
-                .parameters
-                .iter()
-                .filter(|(name, _)| {
-                    !["StressIterations", "StressThreads", "ApiPath", "ListMode"]
-                        .contains(&name.as_str())
-                })
-                .cloned()
-                .collect();
-            parameters.push(("StressIterations".into(), Value::Dword(pairs)));
-            parameters.push(("StressThreads".into(), Value::Dword(count)));
-            parameters.push(("ApiPath".into(), Value::Dword(api_path)));
-            parameters.push(("ListMode".into(), Value::Dword(list_mode)));
-            let load: Load = session.load(&parameters)?;
-            load.verdict()
-                .with_context(|| format!("{list}, {path}, {count} threads"))?;
-            let row = row(&load.transcript, count, list).with_context(|| {
-                format!("no stress results in the transcript ({list}, {path}, {count} threads)")
-            })?;
-            if !row.balanced {
-                bail!("the threads' tallies did not balance ({list}, {path}, {count} threads)");
-            }
-            rows.push(row);
+        for (spec, rows) in specs.iter().zip(&mut measured) {
+            rows.push(load_row(spec)?);
         }
     }
     let summaries: Vec<Summary> = measured.iter().map(|rows| Summary::of(rows)).collect();
@@ -158,7 +164,7 @@ pub fn run(options: &Options) -> Result<()> {
     print!("{report}");
     let json = workspace::root().join("target/bench/latest.json");
     fs::create_dir_all(json.parent().expect("a directory"))?;
-    fs::write(&json, to_json(pairs, turns, &summaries))
+    fs::write(&json, to_json(pairs, turns, &summaries).to_string() + "\n")
         .with_context(|| format!("writing {}", json.display()))?;
     println!("written: {}", json.display());
     if !met {
@@ -167,9 +173,42 @@ pub fn run(options: &Options) -> Result<()> {
     Ok(())
 }
 
-/// Pairs per thread when `--stress` is not given: with [`cli::DEFAULT_TURNS`] turns, a default
-/// bench of eight rows takes about two minutes here.
-const DEFAULT_PAIRS: u32 = 250_000;
+/// Pairs per thread when `--stress` is not given.
+pub const DEFAULT_PAIRS: u32 = 250_000;
+/// Turns when `--turns` is not given: chosen by measurement, so that three benches in a row
+/// agree on the one-thread ratios (docs/benchmark.md).
+pub const DEFAULT_TURNS: u32 = 5;
+/// Thread counts when `--threads` is not given.
+pub const DEFAULT_THREADS: [u32; 2] = [1, 2];
+
+/// One row to measure: (list mode, `ListMode`), threads, (API path, `ApiPath`).
+type Spec = ((&'static str, u32), u32, (&'static str, u32));
+
+/// The soak: the bench's sequence of loads, `rounds` times in a row, each load judged (the
+/// run's verdict, its stress lines, balanced tallies), nothing timed; stops at the first load
+/// that fails, naming it.
+fn soak_loads(specs: &[Spec], rounds: u32, load_row: impl Fn(&Spec) -> Result<Row>) -> Result<()> {
+    let started = std::time::Instant::now();
+    let total = u64::from(rounds) * specs.len() as u64;
+    let mut done = 0_u64;
+    for round in 1..=rounds {
+        for spec in specs {
+            load_row(spec).with_context(|| {
+                format!("soak: load {} of {total} (round {round}) failed", done + 1)
+            })?;
+            done += 1;
+        }
+        process::progress(&format!(
+            "soak: {done} of {total} loads passed ({:.0} s)",
+            started.elapsed().as_secs_f64()
+        ));
+    }
+    println!(
+        "soak: {done} loads in a row passed, every one with its totals and pool balance, in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
 /// A ratio whose turns spread wider than this, around their median, is marked as not to be
 /// trusted.
 const TRUSTED_SPREAD: f64 = 0.10;
@@ -353,34 +392,29 @@ fn goals(summaries: &[Summary]) -> (String, bool) {
 /// `{"pairs": N, "turns": T, "rows": [{"threads": 1, "api_path": "exported", "list": "shared",
 /// ...}]}`: the numbers the table shows (medians), the fields of earlier versions first, the
 /// ratios and their spreads beside them.
-fn to_json(pairs: u32, turns: u32, summaries: &[Summary]) -> String {
-    let rows: Vec<String> = summaries
+fn to_json(pairs: u32, turns: u32, summaries: &[Summary]) -> serde_json::Value {
+    let rows: Vec<serde_json::Value> = summaries
         .iter()
         .map(|summary| {
             let row = &summary.median;
-            format!(
-                "{{\"threads\": {}, \"api_path\": \"{}\", \"list\": \"{}\", \"floor_ns\": {:?}, \
-                 \"lookaside_ns\": {:?}, \"pool_ns\": {:?}, \"hit_rate\": {:?}, \
-                 \"lookaside_floor_ratio\": {:.3}, \"lookaside_floor_spread\": {:.3}, \
-                 \"pool_lookaside_ratio\": {:.3}, \"pool_lookaside_spread\": {:.3}}}",
-                row.threads,
-                row.path,
-                row.list,
-                row.floor_ns,
-                row.lookaside_ns,
-                row.pool_ns,
-                row.hit_rate,
-                summary.floor_ratio.0,
-                summary.floor_ratio.1,
-                summary.pool_ratio.0,
-                summary.pool_ratio.1
-            )
+            // Ratios to three decimals, as the table shows them with two.
+            let round = |ratio: f64| (ratio * 1000.0).round() / 1000.0;
+            serde_json::json!({
+                "threads": row.threads,
+                "api_path": row.path,
+                "list": row.list,
+                "floor_ns": row.floor_ns,
+                "lookaside_ns": row.lookaside_ns,
+                "pool_ns": row.pool_ns,
+                "hit_rate": row.hit_rate,
+                "lookaside_floor_ratio": round(summary.floor_ratio.0),
+                "lookaside_floor_spread": round(summary.floor_ratio.1),
+                "pool_lookaside_ratio": round(summary.pool_ratio.0),
+                "pool_lookaside_spread": round(summary.pool_ratio.1),
+            })
         })
         .collect();
-    format!(
-        "{{\"pairs\": {pairs}, \"turns\": {turns}, \"rows\": [\n  {}\n]}}\n",
-        rows.join(",\n  ")
-    )
+    serde_json::json!({ "pairs": pairs, "turns": turns, "rows": rows })
 }
 
 #[cfg(test)]
@@ -466,14 +500,25 @@ mod tests {
     fn json_keeps_the_earlier_fields_and_adds_the_ratios_and_spreads() {
         let summary = Summary::of(&[turn(18.2, 33.4)]);
         let json = to_json(1_000_000, 1, &[summary]);
-        assert!(
-            json.starts_with(
-                "{\"pairs\": 1000000, \"turns\": 1, \"rows\": [\n  \
-                 {\"threads\": 1, \"api_path\": \"exported\", \"list\": \"shared\", \"floor_ns\": 18.2, \
-                 \"lookaside_ns\": 33.4, \"pool_ns\": 100.19999999999999, \"hit_rate\": 100.0, \"lookaside_floor_ratio\": 1.835, \
-                 \"lookaside_floor_spread\": 0.000"
-            ),
-            "{json}"
+        assert_eq!(
+            (json["pairs"].as_u64(), json["turns"].as_u64()),
+            (Some(1_000_000), Some(1))
         );
+        let row = &json["rows"][0];
+        for (field, value) in [
+            ("threads", serde_json::json!(1)),
+            ("api_path", serde_json::json!("exported")),
+            ("list", serde_json::json!("shared")),
+            ("floor_ns", serde_json::json!(18.2)),
+            ("lookaside_ns", serde_json::json!(33.4)),
+            ("hit_rate", serde_json::json!(100.0)),
+            ("lookaside_floor_ratio", serde_json::json!(1.835)),
+            ("lookaside_floor_spread", serde_json::json!(0.0)),
+        ] {
+            assert_eq!(row[field], value, "{field}: {json}");
+        }
+        for field in ["pool_ns", "pool_lookaside_ratio", "pool_lookaside_spread"] {
+            assert!(row[field].is_number(), "{field}: {json}");
+        }
     }
 }

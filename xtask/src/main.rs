@@ -25,7 +25,6 @@ mod pe;
 mod process;
 mod test;
 mod toolchain;
-mod usage;
 mod wdk_build_linux;
 mod wine;
 mod workspace;
@@ -33,27 +32,19 @@ mod workspace;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let options = match cli::parse(std::env::args().skip(1)) {
+    let options = match cli::parse(std::env::args_os().skip(1)) {
         Ok(options) => options,
-        Err(message) => {
-            // One line: what was refused and why (the usage is `cargo xtask --help`).
-            eprintln!("error: {message} (`cargo xtask --help` shows the usage)");
-            return ExitCode::from(2);
-        }
+        Err(exit) => return exit,
     };
-    let result = match options.command {
-        cli::Command::Help => {
-            println!("{}", cli::USAGE);
-            Ok(())
-        }
+    let result = match &options.command {
         cli::Command::Build => debian::ensure(&[debian::BUILD], options.verbose)
             .and_then(|()| build::all(&options))
             .map(|artifacts| {
                 println!("{}", artifacts.driver.display());
             }),
         cli::Command::Run => wine::run_main_job(&options),
-        cli::Command::Test => test::all(&options),
-        cli::Command::Bench => bench::run(&options),
+        cli::Command::Test { list, filter } => test::all(&options, *list, filter.as_deref()),
+        cli::Command::Bench { turns, soak } => bench::run(&options, *turns, *soak),
         cli::Command::Package => driver_package::run(&options),
     };
     match result {

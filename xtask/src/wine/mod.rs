@@ -10,6 +10,7 @@
 //! and watch the driver ([`load`]), judge the run, clean up (the watch stops the prefix's
 //! wineserver; the lock goes with the [`Session`]).
 
+pub mod inf_install;
 mod load;
 mod lock;
 mod parameters;

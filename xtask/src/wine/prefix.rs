@@ -10,8 +10,8 @@ use anyhow::{Context, Result, bail};
 use crate::build::Artifacts;
 use crate::cli::Options;
 use crate::debian::WINE_NTOSKRNL;
-use crate::{interrupt, process};
 use crate::workspace;
+use crate::{interrupt, process};
 
 /// The driver's service name.
 pub const SERVICE: &str = "LookasideList";

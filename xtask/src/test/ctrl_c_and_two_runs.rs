@@ -1,6 +1,7 @@
 //! Checks of `cargo xtask run` as people use it, each running this very tool as a child process:
 //! two runs at once in one prefix, and a run sent Ctrl-C. (A run longer than Wine's default
-//! service start limit is among the Wine checks.)
+//! service start limit is among the Wine checks.) They run last: no session of the checks
+//! before may hold the prefix.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -9,7 +10,23 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use super::{Check, Needs};
 use crate::wine::{PREFIX_VARIABLE, Prefix};
+
+pub fn checks() -> Vec<Check> {
+    vec![
+        Check::new(
+            "run: two runs at once in one prefix, one waits for the other, both pass with their own parameters",
+            Needs::Runs,
+            |_| two_runs_at_once(),
+        ),
+        Check::new(
+            "run: Ctrl-C ends the run (exit 130) and every Wine process of the prefix; the next run passes",
+            Needs::Runs,
+            |context| ctrl_c_ends_what_the_run_started(&Prefix::locate(context.options)?),
+        ),
+    ]
+}
 
 /// A `cargo xtask run` started as a child, its output in files.
 struct Run {
@@ -66,7 +83,7 @@ impl Run {
 
 /// Two runs with different parameters started together in one prefix: one waits for the
 /// other, saying so, and each passes with its own parameters.
-pub fn two_runs_at_once() -> Result<()> {
+fn two_runs_at_once() -> Result<()> {
     let paged = Run::start("paged", &["--list-type", "paged"])?;
     let per_processor = Run::start("per-processor", &["--list-mode", "per-processor"])?;
     let limit = Duration::from_mins(5);
@@ -93,7 +110,7 @@ pub fn two_runs_at_once() -> Result<()> {
 
 /// A run sent SIGINT while the driver runs: it exits 130 saying so, no process of the prefix
 /// is left, and the next run passes.
-pub fn ctrl_c_ends_what_the_run_started(prefix: &Prefix) -> Result<()> {
+fn ctrl_c_ends_what_the_run_started(prefix: &Prefix) -> Result<()> {
     let run = Run::start("interrupted", &["--stress", "3000000", "--threads", "2"])?;
     let waiting = Instant::now();
     while !run.stderr().contains("    running: ") {
