@@ -4,7 +4,7 @@
 //! before may hold the prefix.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -131,7 +131,7 @@ fn ctrl_c_ends_what_the_run_started(prefix: &Prefix) -> Result<()> {
     if code != Some(130) || !stderr.contains("interrupted: stopped every Wine process") {
         bail!("exit code {code:?}: {}", last_lines(&stderr));
     }
-    let left = processes_of(prefix.dir());
+    let left = prefix.processes();
     if !left.is_empty() {
         bail!("processes of the prefix are left: {left:?}");
     }
@@ -143,38 +143,6 @@ fn ctrl_c_ends_what_the_run_started(prefix: &Prefix) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// The processes whose environment names `dir` as their `WINEPREFIX`: pid and command.
-fn processes_of(dir: &Path) -> Vec<String> {
-    let wanted = format!("WINEPREFIX={}", dir.display());
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter(|entry| {
-            entry
-                .file_name()
-                .to_string_lossy()
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-        })
-        .filter_map(|entry| {
-            let environ = fs::read(entry.path().join("environ")).ok()?;
-            environ
-                .split(|&b| b == 0)
-                .any(|var| var == wanted.as_bytes())
-                .then(|| {
-                    let command = fs::read(entry.path().join("cmdline")).unwrap_or_default();
-                    format!(
-                        "{} {}",
-                        entry.file_name().to_string_lossy(),
-                        String::from_utf8_lossy(&command).replace('\0', " ").trim()
-                    )
-                })
-        })
-        .collect()
 }
 
 fn last_lines(text: &str) -> String {

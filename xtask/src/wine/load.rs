@@ -1,6 +1,7 @@
 //! Starting the driver (`sc start`), watching it run, and reading back what it printed: the
 //! transcript, the fixture's accounting, the status, Wine's trouble, and the run's verdict.
 
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -9,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use lookaside_contract::anchors;
 
 use super::{Prefix, SERVICE};
-use crate::process;
+use crate::{process, workspace};
 
 /// What `DriverEntry` returns by design.
 pub const STATUS_DEVICE_CONFIGURATION_ERROR: u32 = 0xC000_0182;
@@ -31,6 +32,17 @@ pub struct Load {
     pub started: bool,
     /// Signs of trouble in Wine's output: unimplemented functions, crashes.
     pub problems: Vec<String>,
+    /// When the fixture's totals never came: the prefix's processes still running then, and
+    /// where Wine's whole output was kept.
+    pub missing_totals: Option<MissingTotals>,
+}
+
+/// What a load that never reported its totals left behind, for its one-line error.
+pub struct MissingTotals {
+    /// The prefix's processes still running when the tool gave up waiting (pid and command).
+    pub still_running: Vec<String>,
+    /// Wine's output of the load.
+    pub log: PathBuf,
 }
 
 impl Load {
@@ -60,6 +72,18 @@ impl Load {
         }
         // The fixture's exact count over every list (per list the two may differ: with
         // per-processor lists a block may be freed to another processor's list).
+        if let Some(missing) = &self.missing_totals {
+            let running = if missing.still_running.is_empty() {
+                "no process of the prefix".to_owned()
+            } else {
+                missing.still_running.join("; ")
+            };
+            bail!(
+                "the fixture reported no totals within {} s of DriverEntry's return; still running: {running}; Wine's output: {}",
+                EXIT_WAIT.as_secs(),
+                missing.log.display()
+            );
+        }
         let total = self
             .fixture
             .iter()
@@ -186,6 +210,9 @@ impl Prefix {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        let raw = text();
+        // Given up waiting: what was still running, before the server goes with it.
+        let still_running = (!has_final_balance(&raw)).then(|| self.processes());
         self.kill_server();
         let _ = reader.join();
         let raw = text();
@@ -194,6 +221,19 @@ impl Prefix {
         }
         let mut load = parse(&raw);
         load.started = exit.is_some_and(|status| status.success());
+        if let Some(still_running) = still_running {
+            let log = workspace::root().join(format!(
+                "target/wine-logs/load-{}.log",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |elapsed| elapsed.as_millis())
+            ));
+            if let Some(dir) = log.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            let _ = std::fs::write(&log, &raw);
+            load.missing_totals = Some(MissingTotals { still_running, log });
+        }
         Ok(load)
     }
 }
@@ -261,6 +301,7 @@ pub fn parse(raw: &str) -> Load {
         status,
         started: false,
         problems,
+        missing_totals: None,
     }
 }
 

@@ -33,6 +33,38 @@ pub struct Prefix {
 }
 
 impl Prefix {
+    /// The processes whose environment names `dir` as their `WINEPREFIX`: pid and command.
+    pub fn processes(&self) -> Vec<String> {
+        let wanted = format!("WINEPREFIX={}", self.dir().display());
+        let Ok(entries) = fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter(|entry| {
+                entry
+                    .file_name()
+                    .to_string_lossy()
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+            })
+            .filter_map(|entry| {
+                let environ = fs::read(entry.path().join("environ")).ok()?;
+                environ
+                    .split(|&b| b == 0)
+                    .any(|var| var == wanted.as_bytes())
+                    .then(|| {
+                        let command = fs::read(entry.path().join("cmdline")).unwrap_or_default();
+                        format!(
+                            "{} {}",
+                            entry.file_name().to_string_lossy(),
+                            String::from_utf8_lossy(&command).replace('\0', " ").trim()
+                        )
+                    })
+            })
+            .collect()
+    }
+
     /// If the run was interrupted (Ctrl-C, SIGTERM): stops every Wine process of the prefix,
     /// says so, exits 130.
     pub fn stop_if_interrupted(&self) {
