@@ -27,10 +27,12 @@ const ADDED: &[&str] = &[
 /// there, so a driver importing them from ntoskrnl.exe loads as it does on Windows.
 const FROM_HAL: &[&str] = &["KeQueryPerformanceCounter"];
 
-/// Wine routines the shim wraps, to count pool blocks or to answer without a system call: `Name`
+/// Wine routines the shim wraps, to count pool blocks, to answer without a system call, or to
+/// report the totals when a driver's load returns: `Name`
 /// exports the shim's `fixture_Name`, so that the symbol `Name` stays free for the import of
 /// Wine's routine.
 const WRAPPED: &[&str] = &[
+    "ZwLoadDriver",
     "ExAllocatePool",
     "ExAllocatePoolWithTag",
     "ExFreePool",
@@ -49,6 +51,7 @@ const IMPORTED: &[&str] = &[
     "ExpInterlockedPushEntrySList",
     "KeBugCheckEx",
     "KeGetCurrentProcessorNumberEx",
+    "ZwLoadDriver",
 ];
 
 /// The DLL entry point in src/shim.rs.

@@ -95,9 +95,17 @@ pub const DRIVER: &[&str] = &[
 
 /// What starts every line of the Wine fixture's.
 pub const FIXTURE: &str = "ntoskrnl-fixture: ";
-/// The fixture's exact count over every lookaside list, when the driver's process ends.
+/// What follows [`FIXTURE`] on the fixture's totals lines: the driver's service name, so that a
+/// load's totals are told from those of Wine's own drivers, which other winedevice.exe
+/// processes load at the same time.
+#[cfg(feature = "std")]
+#[must_use]
+pub fn fixture_driver(service: &str) -> String {
+    format!("driver {service}: ")
+}
+/// The fixture's exact count over every lookaside list, when the driver's load returns.
 pub const FIXTURE_TOTAL: &str = "every lookaside list: ";
-/// The fixture's pool balance, when the driver's process ends.
+/// The fixture's pool balance, when the driver's load returns.
 pub const FIXTURE_BALANCE: &str = "pool balance: ";
 /// Ends a fixture line that balances.
 pub const NONE_OUTSTANDING: &str = " 0 outstanding";

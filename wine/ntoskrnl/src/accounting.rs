@@ -9,14 +9,25 @@
 use core::ffi::CStr;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-/// The line with the exact count over every lookaside list, printed when the driver's process
-/// ends (three 64-bit arguments: handed out, taken back, outstanding). The tools parse it by
+/// The line with the exact count over every lookaside list, printed when a driver's load
+/// returns: the driver's service name (`%.*ws`: its length in characters, then its UTF-16
+/// text), then three 64-bit numbers: handed out, taken back, outstanding. The tools parse it by
 /// the contract's anchors (a test below checks that they occur in it).
-pub const TOTAL_FORMAT: &CStr = c"ntoskrnl-fixture: every lookaside list: %I64u blocks handed out, %I64u taken back, %I64d outstanding\n";
+pub const TOTAL_FORMAT: &CStr = c"ntoskrnl-fixture: driver %.*ws: every lookaside list: %I64u blocks handed out, %I64u taken back, %I64d outstanding\n";
 
-/// The pool balance line, printed with [`TOTAL_FORMAT`] (allocated, freed, outstanding).
-pub const BALANCE_FORMAT: &CStr =
-    c"ntoskrnl-fixture: pool balance: %I64u allocated, %I64u freed, %I64d outstanding\n";
+/// The pool balance line, printed with [`TOTAL_FORMAT`] (the service name, then allocated,
+/// freed, outstanding).
+pub const BALANCE_FORMAT: &CStr = c"ntoskrnl-fixture: driver %.*ws: pool balance: %I64u allocated, %I64u freed, %I64d outstanding\n";
+
+/// The service's name in a service key's path (`\Registry\...\Services\<name>`): where in
+/// `units` it starts, and how many UTF-16 units it has.
+pub fn service_name(units: &[u16]) -> (usize, usize) {
+    let start = units
+        .iter()
+        .rposition(|&unit| unit == u16::from(b'\\'))
+        .map_or(0, |at| at + 1);
+    (start, units.len() - start)
+}
 
 /// `sizeof(SLIST_ENTRY)` on x64: the smallest lookaside entry, since a free entry holds the link.
 pub const SLIST_ENTRY_SIZE: usize = 16;
@@ -102,10 +113,16 @@ mod tests {
             TOTAL_FORMAT.to_str().unwrap(),
             BALANCE_FORMAT.to_str().unwrap(),
         );
-        let fixture_total = format!("{}{}", anchors::FIXTURE, anchors::FIXTURE_TOTAL);
-        let fixture_balance = format!("{}{}", anchors::FIXTURE, anchors::FIXTURE_BALANCE);
-        assert!(total.starts_with(&fixture_total), "{total}");
-        assert!(balance.starts_with(&fixture_balance), "{balance}");
+        let named = |line: &str| line.replace("%.*ws", "LookasideList");
+        let prefix = format!(
+            "{}{}",
+            anchors::FIXTURE,
+            anchors::fixture_driver("LookasideList")
+        );
+        let fixture_total = format!("{prefix}{}", anchors::FIXTURE_TOTAL);
+        let fixture_balance = format!("{prefix}{}", anchors::FIXTURE_BALANCE);
+        assert!(named(total).starts_with(&fixture_total), "{total}");
+        assert!(named(balance).starts_with(&fixture_balance), "{balance}");
         for line in [total, balance] {
             // The outstanding count is the last number: " %I64d outstanding", 0 when balanced.
             assert!(
@@ -114,6 +131,21 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    #[test]
+    fn the_service_name_is_the_keys_last_component() {
+        let key: Vec<u16> = r"\Registry\Machine\System\CurrentControlSet\Services\LookasideList"
+            .encode_utf16()
+            .collect();
+        let (start, length) = service_name(&key);
+        assert_eq!(
+            String::from_utf16(&key[start..start + length]).unwrap(),
+            "LookasideList"
+        );
+        let bare: Vec<u16> = "Name".encode_utf16().collect();
+        assert_eq!(service_name(&bare), (0, 4));
+        assert_eq!(service_name(&[]), (0, 0));
     }
 
     #[test]

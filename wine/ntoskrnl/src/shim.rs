@@ -16,7 +16,6 @@ type PoolType = i32;
 
 const STATUS_SUCCESS: NtStatus = 0;
 const STATUS_INVALID_PARAMETER: NtStatus = 0xC000_000D_u32.cast_signed();
-const DLL_PROCESS_DETACH: u32 = 0;
 const DLL_PROCESS_ATTACH: u32 = 1;
 /// `ExMinimumLookasideDepth`: the depth Windows gives every new list.
 const MINIMUM_LOOKASIDE_DEPTH: u16 = 4;
@@ -33,6 +32,14 @@ struct SlistHeader {
 }
 
 /// `PROCESSOR_NUMBER`.
+/// `UNICODE_STRING`: a counted UTF-16 string.
+#[repr(C)]
+pub struct UnicodeString {
+    length: u16,
+    maximum_length: u16,
+    buffer: *const u16,
+}
+
 #[repr(C)]
 pub struct ProcessorNumber {
     group: u16,
@@ -111,6 +118,7 @@ unsafe extern "system" {
     fn ExpInterlockedPopEntrySList(head: *mut SlistHeader) -> *mut c_void;
     fn ExpInterlockedPushEntrySList(head: *mut SlistHeader, entry: *mut c_void) -> *mut c_void;
     fn KeGetCurrentProcessorNumberEx(number: *mut ProcessorNumber) -> u32;
+    fn ZwLoadDriver(service_name: *const UnicodeString) -> NtStatus;
     fn KeBugCheckEx(
         code: u32,
         parameter1: usize,
@@ -399,24 +407,61 @@ pub unsafe extern "system" fn free_pool_with_tag(block: *mut c_void, tag: u32) {
     unsafe { ExFreePoolWithTag(block, tag) };
 }
 
-/// Prints the pool balance of this process.
-fn print_pool_balance() {
+/// `ZwLoadDriver`, which winedevice.exe calls to load a driver: Wine's, then this process's
+/// totals, in the loading thread, as soon as the driver's `DriverEntry` has returned (Wine
+/// unloads a driver whose `DriverEntry` failed before `ZwLoadDriver` returns).
+///
+/// The totals are reported here rather than when the process ends: how and when winedevice.exe
+/// ends is up to services.exe, and an exit that runs no `DLL_PROCESS_DETACH` (a process
+/// terminated from outside), or no exit at all (a STOP control that never came), left a load
+/// without its totals (docs/linux.md, "When a load ends").
+///
+/// # Safety
+/// As Wine's: `service_name` points to a valid `UNICODE_STRING`.
+#[unsafe(export_name = "fixture_ZwLoadDriver")]
+pub unsafe extern "system" fn load_driver(service_name: *const UnicodeString) -> NtStatus {
+    // SAFETY: the caller's argument, passed on unchanged.
+    let status = unsafe { ZwLoadDriver(service_name) };
+    // SAFETY: the caller's valid UNICODE_STRING (Wine's ZwLoadDriver read it too).
+    let name = unsafe { &*service_name };
+    let units = if name.buffer.is_null() {
+        &[][..]
+    } else {
+        // SAFETY: `buffer` holds `length` bytes of UTF-16, valid for the call.
+        unsafe { core::slice::from_raw_parts(name.buffer, usize::from(name.length) / 2) }
+    };
+    print_totals(units);
+    status
+}
+
+/// Prints this process's totals, the lookaside lists' and the pool's, naming the driver whose
+/// load just returned by its service (the last component of `key`).
+fn print_totals(key: &[u16]) {
+    let (start, length) = accounting::service_name(key);
+    let service = key[start..].as_ptr();
+    let length = i32::try_from(length).unwrap_or(0);
     let handed_out = LISTS_HANDED_OUT.load(Ordering::Relaxed);
     let taken_back = LISTS_TAKEN_BACK.load(Ordering::Relaxed);
-    // SAFETY: a NUL-terminated format whose conversions match the three 64-bit arguments.
+    // SAFETY: a NUL-terminated format whose conversions match the arguments: a character count
+    // and that many UTF-16 units for `%.*ws`, then three 64-bit numbers.
     unsafe {
         DbgPrint(
             accounting::TOTAL_FORMAT.as_ptr(),
+            length,
+            service,
             handed_out,
             taken_back,
             accounting::outstanding(handed_out, taken_back),
         )
     };
     let (allocated, freed, outstanding) = POOL.snapshot();
-    // SAFETY: a NUL-terminated format whose conversions match the three 64-bit arguments.
+    // SAFETY: a NUL-terminated format whose conversions match the arguments: a character count
+    // and that many UTF-16 units for `%.*ws`, then three 64-bit numbers.
     unsafe {
         DbgPrint(
             accounting::BALANCE_FORMAT.as_ptr(),
+            length,
+            service,
             allocated,
             freed,
             outstanding,
@@ -493,18 +538,16 @@ pub unsafe extern "system" fn get_current_processor_number_ex(number: *mut Proce
     index
 }
 
-/// The DLL entry point: picks how to read the processor number when the process starts, and
-/// reports the pool balance when it ends.
+/// The DLL entry point: picks how to read the processor number when the process starts. (The
+/// totals are reported when a driver's load returns: [`load_driver`].)
 #[unsafe(no_mangle)]
 pub extern "system" fn fixture_dll_main(
     _module: *mut c_void,
     reason: u32,
     _reserved: *mut c_void,
 ) -> i32 {
-    match reason {
-        DLL_PROCESS_ATTACH => choose_processor_number_source(),
-        DLL_PROCESS_DETACH => print_pool_balance(),
-        _ => {}
+    if reason == DLL_PROCESS_ATTACH {
+        choose_processor_number_source();
     }
     1
 }

@@ -16,9 +16,11 @@ use crate::{process, workspace};
 pub const STATUS_DEVICE_CONFIGURATION_ERROR: u32 = 0xC000_0182;
 /// How often a long run says it is alive.
 const HEARTBEAT: Duration = Duration::from_secs(5);
-/// How long the driver's process may take to end once `DriverEntry` has returned (seconds on a
-/// quiet machine; a loaded one has been seen to need more than ten).
-const EXIT_WAIT: Duration = Duration::from_secs(30);
+/// How long the fixture's totals may take to arrive once `sc start` has returned. The fixture
+/// prints them in winedevice.exe's loading thread as soon as `ZwLoadDriver` returns, which is
+/// milliseconds after `DriverEntry` returned; the rest is margin for a loaded machine. Nothing
+/// waits for the driver's process to end (docs/linux.md, "When a load ends").
+const TOTALS_WAIT: Duration = Duration::from_secs(30);
 
 /// What one `sc start` showed.
 pub struct Load {
@@ -48,7 +50,7 @@ pub struct MissingTotals {
 impl Load {
     /// The run's verdict, from everything it showed: `Ok` when `DriverEntry` returned
     /// `STATUS_DEVICE_CONFIGURATION_ERROR` (so the driver did not stay loaded), every pool block
-    /// was back when the driver's process ended (the fixture's exact balance), fault injection,
+    /// was back when the driver's load returned (the fixture's exact balance), fault injection,
     /// if asked for, happened, and Wine reported no crash or missing function. The error names
     /// the first reason in one line.
     pub fn verdict(&self) -> Result<()> {
@@ -79,8 +81,8 @@ impl Load {
                 missing.still_running.join("; ")
             };
             bail!(
-                "the fixture reported no totals within {} s of DriverEntry's return; still running: {running}; Wine's output: {}",
-                EXIT_WAIT.as_secs(),
+                "the fixture reported no totals within {} s of `sc start` returning; still running: {running}; Wine's output: {}",
+                TOTALS_WAIT.as_secs(),
                 missing.log.display()
             );
         }
@@ -94,7 +96,7 @@ impl Load {
         }
         let balance = self
             .final_balance()
-            .context("the fixture reported no pool balance when the driver's process ended")?;
+            .context("the fixture reported no pool balance when the driver's load returned")?;
         if !balance.ends_with(anchors::NONE_OUTSTANDING) {
             bail!("pool blocks leaked: {balance}");
         }
@@ -118,7 +120,7 @@ impl Load {
         }
         if !self.fixture.is_empty() {
             eprintln!(
-                "\nWine fixture, not driver output: its exact count of what each list handed out and took back, and the pool balance when the driver's process ended:"
+                "\nWine fixture, not driver output: its exact count of what each list handed out and took back, and the pool balance when the driver's load returned:"
             );
             for line in &self.fixture {
                 eprintln!("  {line}");
@@ -130,7 +132,7 @@ impl Load {
         println!();
     }
 
-    /// The fixture's pool balance when the driver's process ended: the last one it printed.
+    /// The fixture's pool balance when the driver's load returned: the last one it printed.
     pub fn final_balance(&self) -> Option<&str> {
         self.fixture.iter().rev().find_map(|line| {
             line.strip_prefix(anchors::FIXTURE_BALANCE)
@@ -179,11 +181,11 @@ impl Prefix {
         let mut beat = started;
         let (mut exit, mut exited) = (None, None);
         // Until `sc start` has returned (DriverEntry is done) and the fixture has printed its
-        // final pool balance (the driver's process has ended, a moment later; a process that
-        // crashed may never print it: then for EXIT_WAIT at most).
+        // totals (when ZwLoadDriver returned, in the same thread; a driver that crashed
+        // winedevice.exe never lets it: then for TOTALS_WAIT at most).
         while exit.is_none()
             || !(has_final_balance(&text())
-                || exited.is_some_and(|at: Instant| at.elapsed() > EXIT_WAIT))
+                || exited.is_some_and(|at: Instant| at.elapsed() > TOTALS_WAIT))
         {
             self.stop_if_interrupted();
             if exit.is_none() {
@@ -238,13 +240,15 @@ impl Prefix {
     }
 }
 
-/// Whether the fixture's process-exit balance has arrived (a balance after Wine reported
-/// DriverEntry's status, whichever driver it was).
+/// Whether the fixture's totals have arrived (a balance after Wine reported DriverEntry's
+/// status, whichever driver it was).
 fn has_final_balance(raw: &str) -> bool {
-    raw.split_once(anchors::WINE_STATUS)
-        .is_some_and(|(_, after)| {
-            after.contains(&format!("{}{}", anchors::FIXTURE, anchors::FIXTURE_BALANCE))
-        })
+    raw.contains(&format!(
+        "{}{}{}",
+        anchors::FIXTURE,
+        anchors::fixture_driver(SERVICE),
+        anchors::FIXTURE_BALANCE
+    ))
 }
 
 /// Splits Wine's debug output into the driver's lines, the fixture's lines, the status and
@@ -289,9 +293,16 @@ pub fn parse(raw: &str) -> Load {
     }
     let mut transcript = Vec::new();
     let mut fixture = Vec::new();
+    let ours = anchors::fixture_driver(SERVICE);
     for line in text.lines() {
         match line.strip_prefix(anchors::FIXTURE) {
-            Some(rest) => fixture.push(rest.to_owned()),
+            // The totals after our service's load; those after the loads of Wine's own drivers
+            // (in other winedevice.exe processes) are not the driver's.
+            Some(rest) => match rest.strip_prefix(&ours) {
+                Some(totals) => fixture.push(totals.to_owned()),
+                None if rest.starts_with("driver ") => {}
+                None => fixture.push(rest.to_owned()),
+            },
             None => transcript.push(line.to_owned()),
         }
     }
@@ -338,18 +349,34 @@ pub fn describe(status: u32) -> String {
 mod tests {
     use super::{has_final_balance, parse};
 
+    /// Wine's own drivers load in other winedevice.exe processes at the same time; their
+    /// totals are not the driver's.
+    #[test]
+    fn only_the_services_own_totals_count() {
+        let raw = "\
+0118:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: ntoskrnl-fixture: driver LookasideList: pool balance: 7 allocated, 7 freed, 0 outstanding\n\
+0120:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: ntoskrnl-fixture: driver mountmgr: pool balance: 3 allocated, 0 freed, 3 outstanding\n";
+        let load = parse(raw);
+        assert_eq!(
+            load.final_balance(),
+            Some("pool balance: 7 allocated, 7 freed, 0 outstanding")
+        );
+        assert!(has_final_balance(raw));
+        assert!(!has_final_balance(&raw.replace("driver LookasideList", "driver nsiproxy")));
+    }
+
     #[test]
     fn parses_wines_debug_output_back_into_the_drivers_lines() {
         let raw = "\
 0118:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: \n\
 LookasideList: Entering DriverEntry\n\
-0118:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: ntoskrnl-fixture: pool balance: 1 allocated, 0 freed, 1 outstanding\n\
+0118:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: ntoskrnl-fixture: driver LookasideList: pool balance: 1 allocated, 0 freed, 1 outstanding\n\
 0118:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: LookasideList: Doubly linked list is empty\n\
 \n\
 0118:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: LookasideList: Leaving DriverEntry\n\
 0118:err:ntoskrnl:ZwLoadDriver failed to create driver L\"\\\\Registry\\\\Machine\\\\System\\\\CurrentControlSet\\\\Services\\\\LookasideList\": c0000182\n\
 0108:err:sc:wmain failed to start service 87\n\
-0114:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: ntoskrnl-fixture: pool balance: 1 allocated, 1 freed, 0 outstanding\n";
+0114:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: ntoskrnl-fixture: driver LookasideList: pool balance: 1 allocated, 1 freed, 0 outstanding\n";
         let load = parse(raw);
         assert_eq!(
             load.transcript,
@@ -387,11 +414,11 @@ LookasideList: Entering DriverEntry\n\
         );
         let _ = writeln!(
             raw,
-            "0114:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: ntoskrnl-fixture: every lookaside list: 10 blocks handed out, 10 taken back, 0 outstanding"
+            "0114:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: ntoskrnl-fixture: driver LookasideList: every lookaside list: 10 blocks handed out, 10 taken back, 0 outstanding"
         );
         let _ = writeln!(
             raw,
-            "0114:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: ntoskrnl-fixture: pool balance: {balance}"
+            "0114:warn:debugstr:vDbgPrintExWithPrefix 00000000:00000001: ntoskrnl-fixture: driver LookasideList: pool balance: {balance}"
         );
         raw
     }

@@ -55,11 +55,23 @@ impl Prefix {
             format!("driver parameters: {}", listed.join(" "))
         };
         let windows_path = format!("Z:{}", file.display()).replace('/', "\\");
-        process::run(
-            &what,
-            self.command("wine").args(["reg", "import", &windows_path]),
-            self.verbose(),
-        )?;
+        let import = || {
+            process::run(
+                &what,
+                self.command("wine").args(["reg", "import", &windows_path]),
+                self.verbose(),
+            )
+        };
+        if let Err(error) = import() {
+            // Seen once in 255 loads with both cores busy: Wine's launcher did not find reg.exe
+            // ("ShellExecuteEx failed: Internal error") as the new wineserver came up. The
+            // import is run once more, saying so; what arrived is read back below either way.
+            if !format!("{error:#}").contains("exit status: 1") {
+                return Err(error);
+            }
+            eprintln!("    Wine could not start reg.exe ({error:#}); importing once more");
+            import()?;
+        }
         if parameters.is_empty() {
             return Ok(());
         }
