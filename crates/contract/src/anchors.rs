@@ -95,8 +95,9 @@ pub const DRIVER: &[&str] = &[
 
 /// What starts every line of the Wine fixture's.
 pub const FIXTURE: &str = "ntoskrnl-fixture: ";
-/// What follows [`FIXTURE`] on the fixture's totals lines: the driver's service name, so that a
-/// load's totals are told from those of Wine's own drivers, which other winedevice.exe
+/// What follows [`FIXTURE`] on the fixture's totals lines: the driver's service name.
+///
+/// It tells a load's totals from those of Wine's own drivers, which other winedevice.exe
 /// processes load at the same time.
 #[cfg(feature = "std")]
 #[must_use]
