@@ -72,6 +72,8 @@ enum CliCommand {
     Package,
     /// Cross-build LookasideList.sys, the example driver and the Wine fixture only.
     Build,
+    /// Write the docs' generated blocks anew from the code (the check is `test docs`).
+    Docs,
 }
 
 /// A registry value for the driver's `Parameters` key.
@@ -89,6 +91,7 @@ pub enum Command {
     Bench { turns: u32, soak: Option<u32> },
     Package,
     Build,
+    Docs,
 }
 
 /// The command line, resolved.
@@ -344,6 +347,7 @@ fn resolve(args: impl IntoIterator<Item = OsString>) -> Result<Options, Refused>
         } => (Command::Bench { turns, soak }, parameters),
         CliCommand::Package => (Command::Package, DriverParams::default()),
         CliCommand::Build => (Command::Build, DriverParams::default()),
+        CliCommand::Docs => (Command::Docs, DriverParams::default()),
     };
     Ok(Options {
         command,

@@ -14,6 +14,7 @@ mod bench;
 mod build;
 mod cli;
 mod debian;
+mod docs;
 mod driver_package;
 mod fsutil;
 mod inf;
@@ -46,6 +47,7 @@ fn main() -> ExitCode {
         cli::Command::Test { list, filter } => test::all(&options, *list, filter.as_deref()),
         cli::Command::Bench { turns, soak } => bench::run(&options, *turns, *soak),
         cli::Command::Package => driver_package::run(&options),
+        cli::Command::Docs => docs::write(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -90,6 +90,11 @@ pub fn checks() -> Vec<Check> {
             },
         ),
         Check::new(
+            "host: docs held to the code (generated blocks, links and anchors, the layout, the README's size)",
+            Needs::Host,
+            |_| crate::docs::check(),
+        ),
+        Check::new(
             "host: a Git-for-Windows checkout (core.autocrlf=true) passes the host tests",
             Needs::Host,
             |_| crlf_checkout(),

@@ -75,6 +75,11 @@ fn checks() -> Vec<Check> {
     checks
 }
 
+/// Every check's name, in order (the docs list them).
+pub fn check_names() -> Vec<String> {
+    checks().into_iter().map(|check| check.name).collect()
+}
+
 /// What the checks share, made once, when first asked for. A failure to make it is kept (as
 /// text) and fails every check that needs it.
 pub struct Context<'a> {

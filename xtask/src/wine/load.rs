@@ -362,7 +362,9 @@ mod tests {
             Some("pool balance: 7 allocated, 7 freed, 0 outstanding")
         );
         assert!(has_final_balance(raw));
-        assert!(!has_final_balance(&raw.replace("driver LookasideList", "driver nsiproxy")));
+        assert!(!has_final_balance(
+            &raw.replace("driver LookasideList", "driver nsiproxy")
+        ));
     }
 
     #[test]
