@@ -1,9 +1,8 @@
 //! Starting the driver (`sc start`), watching it run, and reading back what it printed: the
 //! transcript, the fixture's accounting, the status, Wine's trouble, and the run's verdict.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -141,42 +140,46 @@ impl Load {
     }
 }
 
+/// Wine's debug channels of a load: `DbgPrint` output, and the errors that judge the run.
+const WINEDEBUG: &str = "-all,+debugstr,err+ntoskrnl,err+sc,err+seh,err+module";
+
 impl Prefix {
-    /// `sc start LookasideList` on a fresh wineserver, capturing Wine's debug output, and
-    /// waiting (at most `limit`, what the run's parameters allow) for `DriverEntry` to return
-    /// and the driver's process to end; alive lines on stderr every few seconds meanwhile.
-    pub fn start(&self, limit: Duration) -> Result<Load> {
-        // The driver's output goes to the stderr of whichever wine command starts the server,
-        // so it must be this one.
+    /// Begins a load: stops the prefix's wineserver, so that the load's first Wine command
+    /// starts a new one whose processes write to the load's log, which this returns (empty).
+    pub fn begin_load(&self) -> Result<PathBuf> {
         self.kill_server();
+        let log = self.dir().join("lookasidelist-load.log");
+        std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        Ok(log)
+    }
+
+    /// A Wine command of the load: the load's debug channels, its stderr appended to `log`.
+    pub fn load_command(&self, log: &Path) -> Result<std::process::Command> {
+        let stderr = std::fs::OpenOptions::new()
+            .append(true)
+            .open(log)
+            .with_context(|| format!("opening {}", log.display()))?;
+        let mut command = self.command("wine");
+        command
+            .env("WINEDEBUG", WINEDEBUG)
+            .stdin(Stdio::null())
+            .stderr(stderr);
+        Ok(command)
+    }
+
+    /// `sc start LookasideList` in the load's wineserver, reading Wine's debug output from the
+    /// load's `log`, and waiting (at most `limit`, what the run's parameters allow) for
+    /// `DriverEntry` to return and the fixture's totals; alive lines on stderr every few
+    /// seconds meanwhile.
+    pub fn start(&self, limit: Duration, log: &Path) -> Result<Load> {
         process::progress("sc start LookasideList");
         let mut child = self
-            .command("wine")
+            .load_command(log)?
             .args(["sc", "start", SERVICE])
-            .env(
-                "WINEDEBUG",
-                "-all,+debugstr,err+ntoskrnl,err+sc,err+seh,err+module",
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
             .spawn()
             .context("starting `wine sc start`")?;
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let reader = {
-            let mut stderr = child.stderr.take().expect("piped");
-            let output = Arc::clone(&output);
-            std::thread::spawn(move || {
-                let mut chunk = [0; 4096];
-                while let Ok(n @ 1..) = std::io::Read::read(&mut stderr, &mut chunk) {
-                    output
-                        .lock()
-                        .expect("output")
-                        .extend_from_slice(&chunk[..n]);
-                }
-            })
-        };
-        let text = || String::from_utf8_lossy(&output.lock().expect("output")).into_owned();
+        let text = || String::from_utf8_lossy(&std::fs::read(log).unwrap_or_default()).into_owned();
         let started = Instant::now();
         let mut beat = started;
         let (mut exit, mut exited) = (None, None);
@@ -216,7 +219,6 @@ impl Prefix {
         // Given up waiting: what was still running, before the server goes with it.
         let still_running = (!has_final_balance(&raw)).then(|| self.processes());
         self.kill_server();
-        let _ = reader.join();
         let raw = text();
         if self.verbose() {
             eprint!("{raw}");

@@ -56,9 +56,10 @@ impl Session {
 
     /// Sets exactly these driver parameters and loads the driver once.
     pub fn load(&self, parameters: &[(String, Value)]) -> Result<Load> {
-        self.prefix.set_parameters(parameters)?;
+        let log = self.prefix.begin_load()?;
+        self.prefix.set_parameters(parameters, &log)?;
         self.prefix.stop_if_interrupted();
-        self.prefix.start(run_limit(parameters))
+        self.prefix.start(run_limit(parameters), &log)
     }
 }
 

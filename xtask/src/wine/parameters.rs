@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 use std::fs;
+use std::path::Path;
+use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -39,7 +41,11 @@ pub fn run_limit(parameters: &[(String, Value)]) -> Duration {
 impl Prefix {
     /// Replaces the service's `Parameters` key with exactly these values (none: no key), then
     /// reads the key back: a value that did not arrive as given stops the run.
-    pub fn set_parameters(&self, parameters: &[(String, Value)]) -> Result<()> {
+    ///
+    /// The import is the load's first Wine command: it starts the wineserver, whose processes
+    /// (services.exe, the winedevice.exe that will run the driver) write their debug output to
+    /// where its stderr goes, the load's `log`.
+    pub fn set_parameters(&self, parameters: &[(String, Value)], log: &Path) -> Result<()> {
         let file = self.dir().join("lookasidelist-parameters.reg");
         fs::write(&file, reg_file(parameters, run_limit(parameters))?)?;
         let listed: Vec<String> = parameters
@@ -54,13 +60,20 @@ impl Prefix {
         } else {
             format!("driver parameters: {}", listed.join(" "))
         };
+        process::progress(&what);
         let windows_path = format!("Z:{}", file.display()).replace('/', "\\");
-        let import = || {
-            process::run(
-                &what,
-                self.command("wine").args(["reg", "import", &windows_path]),
-                self.verbose(),
-            )
+        let import = || -> Result<()> {
+            let output = self
+                .load_command(log)?
+                .args(["reg", "import", &windows_path])
+                .stdout(Stdio::piped())
+                .output()
+                .context("starting `wine reg import`")?;
+            if output.status.success() {
+                return Ok(());
+            }
+            let said = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+            bail!("`wine reg import` failed ({}): {said}", output.status)
         };
         if let Err(error) = import() {
             // Seen once in 255 loads with both cores busy: Wine's launcher did not find reg.exe
@@ -69,7 +82,7 @@ impl Prefix {
             if !format!("{error:#}").contains("exit status: 1") {
                 return Err(error);
             }
-            eprintln!("    Wine could not start reg.exe ({error:#}); importing once more");
+            eprintln!("    {error:#} (Wine could not start reg.exe); importing once more");
             import()?;
         }
         if parameters.is_empty() {
