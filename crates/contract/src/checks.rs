@@ -13,6 +13,52 @@ use crate::seed::{ALLOCATIONS, FREES, REUSES, ROUNDS};
 /// The seed's transcript ([`crate::seed::TRANSCRIPT`]).
 pub const SEED: &str = crate::seed::TRANSCRIPT;
 
+/// Compares a transcript with the lines it should be, line by line.
+///
+/// `Ok` when equal, else the first difference named by its line in `source` (the file the
+/// expected lines come from), so a changed wording or count points at that line rather than at
+/// two whole transcripts.
+///
+/// # Errors
+///
+/// `source line N: got "…", expected "…"`, or the two line counts when one text is a
+/// beginning of the other.
+pub fn compare_lines(actual: &str, expected: &str, source: &str) -> Result<(), String> {
+    if actual == expected {
+        return Ok(());
+    }
+    let mut actual_lines = actual.split('\n');
+    let mut expected_lines = expected.split('\n');
+    for number in 1.. {
+        match (actual_lines.next(), expected_lines.next()) {
+            (Some(got), Some(want)) if got == want => {}
+            (Some(got), Some(want)) => {
+                return Err(format!(
+                    "{source} line {number}: got {got:?}, expected {want:?}"
+                ));
+            }
+            (got, want) => {
+                return Err(format!(
+                    "{source} line {number}: got {}, expected {}",
+                    got.map_or_else(|| "the end".to_owned(), |line| format!("{line:?}")),
+                    want.map_or_else(|| "the end".to_owned(), |line| format!("{line:?}")),
+                ));
+            }
+        }
+    }
+    unreachable!("two finite texts that differ differ at some line")
+}
+
+/// [`compare_lines`] against the seed's transcript, `seed.txt`; `named` is a run's seed lines
+/// ([`seed_lines`]) with their addresses named ([`name_addresses`]).
+///
+/// # Errors
+///
+/// The first line that differs from `seed.txt`, numbered as in that file.
+pub fn check_seed(named: &str) -> Result<(), String> {
+    compare_lines(named, SEED, "crates/contract/seed.txt")
+}
+
 /// Replaces each 16-digit address with `A<n>`, numbered by first appearance, so transcripts
 /// compare exactly while the tests still see which block is which.
 ///
@@ -303,6 +349,31 @@ mod tests {
                 Complaint::OutOfRange(100)
             ),
             "Parameter StressThreads = 100 is out of range; allowed 1..64, using the default 1"
+        );
+    }
+
+    #[test]
+    fn a_difference_is_named_by_its_line_in_the_source() {
+        assert_eq!(check_seed(SEED), Ok(()));
+        let changed = SEED.replacen("Entry #3 added", "Entry #3 put", 1);
+        let line = SEED
+            .lines()
+            .position(|line| line.ends_with("Entry #3 added"))
+            .unwrap()
+            + 1;
+        assert_eq!(
+            check_seed(&changed),
+            Err(format!(
+                "crates/contract/seed.txt line {line}: got \"LookasideList: + Entry #3 put\", expected \"LookasideList: + Entry #3 added\""
+            ))
+        );
+        assert_eq!(
+            compare_lines("a\nb\n", "a\nb\nc\n", "x.txt"),
+            Err("x.txt line 3: got \"\", expected \"c\"".to_owned())
+        );
+        assert_eq!(
+            compare_lines("a\n", "a", "x.txt"),
+            Err("x.txt line 2: got \"\", expected the end".to_owned())
         );
     }
 }

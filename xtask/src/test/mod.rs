@@ -259,29 +259,6 @@ pub fn cargo_shown(what: &str, args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// `actual` is `expected`, or the first line where they differ.
-pub fn compare(actual: &str, expected: &str) -> Result<()> {
-    if actual == expected {
-        return Ok(());
-    }
-    let first_difference = actual
-        .lines()
-        .zip(expected.lines())
-        .enumerate()
-        .find(|(_, (a, e))| a != e)
-        .map_or_else(
-            || {
-                format!(
-                    "{} lines, expected {}",
-                    actual.lines().count(),
-                    expected.lines().count()
-                )
-            },
-            |(i, (a, e))| format!("line {}: got {a:?}, expected {e:?}", i + 1),
-        );
-    bail!("{first_difference}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::checks;
