@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use lookaside_contract::anchors;
 
 use crate::build;
-use crate::cli::{Options, Value};
+use crate::options::{Options, Value};
 use crate::wine::{Load, Session};
 use crate::workspace;
 use crate::{debian, process};

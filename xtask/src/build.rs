@@ -11,13 +11,11 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use crate::cli::Options;
 use crate::kit::Kit;
-use crate::toolchain::{self, Toolchain};
+use crate::options::Options;
+use crate::toolchain::{self, TARGET, Toolchain};
 use crate::workspace::root;
 use crate::{process, wdk_build_linux};
-
-pub const TARGET: &str = "x86_64-pc-windows-msvc";
 
 /// What the cross-build produces.
 pub struct Artifacts {

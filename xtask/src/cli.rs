@@ -12,6 +12,7 @@ use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, Parser, Subcommand}
 use lookaside_contract::parameters::{self as table, Kind, Parameter};
 
 use crate::bench;
+use crate::options::{Command, Options, Value};
 
 /// The LookasideList commands for Linux: the cross-build, Wine, the checks, the benchmark and
 /// the signed package.
@@ -74,35 +75,6 @@ enum CliCommand {
     Build,
     /// Write the docs' generated blocks anew from the code (the check is `test docs`).
     Docs,
-}
-
-/// A registry value for the driver's `Parameters` key.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Value {
-    Dword(u32),
-    String(String),
-}
-
-/// What a command runs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Command {
-    Run,
-    Test { list: bool, filter: Option<String> },
-    Bench { turns: u32, soak: Option<u32> },
-    Package,
-    Build,
-    Docs,
-}
-
-/// The command line, resolved.
-#[derive(Clone, Debug)]
-pub struct Options {
-    pub command: Command,
-    pub verbose: bool,
-    /// Values for the `Parameters` key, in the order given.
-    pub parameters: Vec<(String, Value)>,
-    /// `bench`: the thread counts to measure (`--threads`, a comma list).
-    pub bench_threads: Vec<u32>,
 }
 
 /// The driver's parameters, one flag each from the contract's table, and `--param`.

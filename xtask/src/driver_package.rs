@@ -21,7 +21,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 use crate::build::{self, Artifacts};
-use crate::cli::Options;
+use crate::options::Options;
 use crate::workspace;
 use crate::{debian, inf, process};
 

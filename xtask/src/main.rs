@@ -6,9 +6,14 @@
 //!   end-to-end);
 //! - `cargo xtask bench`: the driver's stress run in Wine, as a table of ns per pair;
 //! - `cargo xtask package`: the signed driver package for a Windows test VM;
-//! - `cargo xtask build`: only the cross-build of `LookasideList.sys` and the Wine fixture.
+//! - `cargo xtask build`: only the cross-build of `LookasideList.sys` and the Wine fixture;
+//! - `cargo xtask docs`: the generated blocks of the README and docs/ written anew.
 //!
 //! Each installs the Debian packages it needs when run as root, and otherwise says which.
+//!
+//! The modules depend one way: `main` and `cli` (the parsing) on the commands, the commands
+//! (`build`, `wine`, `test`, `bench`, `driver_package`, `docs`) on the leaves (`options`,
+//! `process`, `workspace`, `toolchain`…); no module reaches back up.
 
 mod bench;
 mod build;
@@ -22,6 +27,7 @@ mod interrupt;
 mod kit;
 mod linkmap;
 mod miri;
+mod options;
 mod pe;
 mod process;
 mod test;
@@ -38,16 +44,16 @@ fn main() -> ExitCode {
         Err(exit) => return exit,
     };
     let result = match &options.command {
-        cli::Command::Build => debian::ensure(&[debian::BUILD], options.verbose)
+        options::Command::Build => debian::ensure(&[debian::BUILD], options.verbose)
             .and_then(|()| build::all(&options))
             .map(|artifacts| {
                 println!("{}", artifacts.driver.display());
             }),
-        cli::Command::Run => wine::run_main_job(&options),
-        cli::Command::Test { list, filter } => test::all(&options, *list, filter.as_deref()),
-        cli::Command::Bench { turns, soak } => bench::run(&options, *turns, *soak),
-        cli::Command::Package => driver_package::run(&options),
-        cli::Command::Docs => docs::write(),
+        options::Command::Run => wine::run_main_job(&options),
+        options::Command::Test { list, filter } => test::all(&options, *list, filter.as_deref()),
+        options::Command::Bench { turns, soak } => bench::run(&options, *turns, *soak),
+        options::Command::Package => driver_package::run(&options),
+        options::Command::Docs => docs::write(&test::check_names()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,9 +8,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::build::TARGET;
 use crate::process;
 use crate::workspace;
+
+/// The cross-build's target, the Windows build's own: rustup installs its prebuilt std.
+pub const TARGET: &str = "x86_64-pc-windows-msvc";
 
 /// The toolchain's pieces the cross-build uses.
 pub struct Toolchain {

@@ -92,7 +92,7 @@ pub fn checks() -> Vec<Check> {
         Check::new(
             "host: docs held to the code (generated blocks, links and anchors, the layout, the README's size)",
             Needs::Host,
-            |_| crate::docs::check(),
+            |_| crate::docs::check(&super::check_names()),
         ),
         Check::new(
             "host: a Git-for-Windows checkout (core.autocrlf=true) passes the host tests",

@@ -20,8 +20,8 @@ use std::process::Command;
 use anyhow::{Result, anyhow, bail};
 
 use crate::build::{self, Artifacts};
-use crate::cli::Options;
 use crate::driver_package::{self, Package};
+use crate::options::Options;
 use crate::wine::{Load, Session};
 use crate::{debian, miri, process, workspace};
 

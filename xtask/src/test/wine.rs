@@ -8,7 +8,7 @@ use lookaside_contract::parameters as table;
 use lookaside_contract::{anchors, seed};
 
 use super::{Check, Context, Needs};
-use crate::cli::Value;
+use crate::options::Value;
 use crate::wine::{Load, inf_install};
 use crate::workspace;
 

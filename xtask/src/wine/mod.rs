@@ -23,7 +23,7 @@ pub use prefix::{PREFIX_VARIABLE, Prefix, SERVICE};
 use anyhow::Result;
 
 use crate::build::{self, Artifacts};
-use crate::cli::{Options, Value};
+use crate::options::{Options, Value};
 use crate::{debian, interrupt};
 use lock::PrefixLock;
 

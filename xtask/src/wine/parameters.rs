@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use super::Prefix;
-use crate::cli::Value;
+use crate::options::Value;
 use crate::process;
 
 const PARAMETERS_KEY: &str =
@@ -176,7 +176,7 @@ mod tests {
     use std::time::Duration;
 
     use super::{check_arrived, reg_file, run_limit};
-    use crate::cli::Value;
+    use crate::options::Value;
 
     #[test]
     fn parameters_are_escaped_for_the_reg_format_and_checked_on_arrival() {

@@ -8,8 +8,8 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 
 use crate::build::Artifacts;
-use crate::cli::Options;
 use crate::debian::WINE_NTOSKRNL;
+use crate::options::Options;
 use crate::workspace;
 use crate::{interrupt, process};
 
