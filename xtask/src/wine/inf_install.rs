@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, ensure};
 
-use super::{Prefix, SERVICE};
+use super::{Prefix, REG, RUNDLL32, SC, SERVICE};
 use crate::{inf, process, workspace};
 
 /// The section `InstallHinfSection` runs (its `.Services` section comes with it).
@@ -135,7 +135,7 @@ fn reg_dword(values: &[(String, String, String)], name: &str) -> Result<u32> {
 /// The service's `ImagePath`, if the service exists.
 fn image_path(prefix: &Prefix) -> Option<String> {
     let output = process::capture(prefix.command("wine").args([
-        "reg",
+        REG,
         "query",
         SERVICE_KEY,
         "/v",
@@ -161,7 +161,7 @@ fn remove_old(prefix: &Prefix) {
     {
         let _ = fs::remove_file(file);
     }
-    let _ = process::capture(prefix.command("wine").args(["sc", "delete", SERVICE]));
+    let _ = process::capture(prefix.command("wine").args([SC, "delete", SERVICE]));
 }
 
 /// The Windows path of a host path, as Wine sees it (`winepath -w`; `Z:` maps `/`).
@@ -196,7 +196,7 @@ pub fn install(prefix: &Prefix, driver: &Path, verbose: bool) -> Result<InfInsta
     process::run(
         &format!("rundll32 setupapi.dll,InstallHinfSection {INSTALL_SECTION} 132 {inf_windows}"),
         prefix.command("wine").args([
-            "rundll32",
+            RUNDLL32,
             "setupapi.dll,InstallHinfSection",
             INSTALL_SECTION,
             "132",
@@ -208,7 +208,7 @@ pub fn install(prefix: &Prefix, driver: &Path, verbose: bool) -> Result<InfInsta
     // InstallHinfSection reports nothing: what it did is read back. (Not through process::run,
     // which does not capture the output in verbose mode.)
     process::progress(&format!("reg query {SERVICE_KEY}"));
-    let output = process::capture(prefix.command("wine").args(["reg", "query", SERVICE_KEY]))
+    let output = process::capture(prefix.command("wine").args([REG, "query", SERVICE_KEY]))
         .context("running `wine reg query`")?;
     let listing = String::from_utf8_lossy(&output.stdout).into_owned();
     ensure!(

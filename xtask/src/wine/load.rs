@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use lookaside_contract::anchors;
 
-use super::{Prefix, SERVICE};
+use super::{Prefix, SC, SERVICE};
 use crate::{process, workspace};
 
 /// What `DriverEntry` returns by design.
@@ -31,6 +31,8 @@ pub struct Load {
     pub status: Option<u32>,
     /// Whether `sc start` reported success (the driver stayed loaded).
     pub started: bool,
+    /// How long `sc start` took: services.exe's wait for the driver's `DriverEntry`.
+    pub start_took: Duration,
     /// Signs of trouble in Wine's output: unimplemented functions, crashes.
     pub problems: Vec<String>,
     /// When the fixture's totals never came: the prefix's processes still running then, and
@@ -175,7 +177,7 @@ impl Prefix {
         process::progress("sc start LookasideList");
         let mut child = self
             .load_command(log)?
-            .args(["sc", "start", SERVICE])
+            .args([SC, "start", SERVICE])
             .stdout(Stdio::null())
             .spawn()
             .context("starting `wine sc start`")?;
@@ -225,6 +227,7 @@ impl Prefix {
         }
         let mut load = parse(&raw);
         load.started = exit.is_some_and(|status| status.success());
+        load.start_took = exited.map_or_else(|| started.elapsed(), |at| at.duration_since(started));
         if let Some(still_running) = still_running {
             let log = workspace::root().join(format!(
                 "target/wine-logs/load-{}.log",
@@ -315,6 +318,7 @@ pub fn parse(raw: &str) -> Load {
         started: false,
         problems,
         missing_totals: None,
+        start_took: Duration::ZERO,
     }
 }
 

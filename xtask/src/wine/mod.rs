@@ -18,7 +18,7 @@ mod prefix;
 
 pub use load::{Load, STATUS_DEVICE_CONFIGURATION_ERROR, describe};
 pub use parameters::run_limit;
-pub use prefix::{PREFIX_VARIABLE, Prefix, SERVICE};
+pub use prefix::{PREFIX_VARIABLE, Prefix, REG, RUNDLL32, SC, SERVICE};
 
 use anyhow::Result;
 

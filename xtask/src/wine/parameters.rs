@@ -9,18 +9,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::Prefix;
+use super::{Prefix, REG};
 use crate::options::Value;
 use crate::process;
 
 const PARAMETERS_KEY: &str =
     r"HKEY_LOCAL_MACHINE\System\CurrentControlSet\Services\LookasideList\Parameters";
-/// Where Wine's services.exe reads how long a service may take to start
-/// (`ServicesPipeTimeout`, milliseconds; 10,000 by default). Windows keeps it as a
-/// `REG_DWORD`; Wine 8's services.exe reads it only as a `REG_SZ` of digits (and once, when it
-/// starts: the run starts a fresh wineserver, so it does).
-const CONTROL_KEY: &str = r"HKEY_LOCAL_MACHINE\System\CurrentControlSet\Control";
-
 /// How long a run with these parameters may take: a minute for the seed's story and Wine, plus
 /// the stress run at 2 µs per pair, thread and measurement (a pair costs tens to a few hundred
 /// nanoseconds under Wine, more when the threads outnumber the cores). Both the service's start
@@ -47,7 +41,7 @@ impl Prefix {
     /// where its stderr goes, the load's `log`.
     pub fn set_parameters(&self, parameters: &[(String, Value)], log: &Path) -> Result<()> {
         let file = self.dir().join("lookasidelist-parameters.reg");
-        fs::write(&file, reg_file(parameters, run_limit(parameters))?)?;
+        fs::write(&file, reg_file(parameters)?)?;
         let listed: Vec<String> = parameters
             .iter()
             .map(|(name, value)| match value {
@@ -62,33 +56,31 @@ impl Prefix {
         };
         process::progress(&what);
         let windows_path = format!("Z:{}", file.display()).replace('/', "\\");
-        let import = || -> Result<()> {
-            let output = self
-                .load_command(log)?
-                .args(["reg", "import", &windows_path])
-                .stdout(Stdio::piped())
-                .output()
-                .context("starting `wine reg import`")?;
-            if output.status.success() {
-                return Ok(());
-            }
-            let said = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-            bail!("`wine reg import` failed ({}): {said}", output.status)
-        };
-        if let Err(error) = import() {
-            // Seen once in 255 loads with both cores busy: Wine's launcher did not find reg.exe
-            // ("ShellExecuteEx failed: Internal error") as the new wineserver came up. The
-            // import is run once more, saying so; what arrived is read back below either way.
-            if !format!("{error:#}").contains("exit status: 1") {
-                return Err(error);
-            }
-            eprintln!("    {error:#} (Wine could not start reg.exe); importing once more");
-            import()?;
+        let output = self
+            .load_command(log)?
+            .args([REG, "import", &windows_path])
+            .stdout(Stdio::piped())
+            .output()
+            .context("starting `wine reg import`")?;
+        if !output.status.success() {
+            bail!(
+                "`wine reg import` of the driver's parameters failed ({}): {} (Wine's output: {})",
+                output.status,
+                String::from_utf8_lossy(&output.stdout).trim(),
+                log.display()
+            );
         }
         if parameters.is_empty() {
             return Ok(());
         }
-        let query = process::capture(self.command("wine").args(["reg", "query", PARAMETERS_KEY]))?;
+        let query = process::capture(self.command("wine").args([REG, "query", PARAMETERS_KEY]))?;
+        if !query.status.success() {
+            bail!(
+                "`wine reg query` of the driver's parameters failed ({}): {}",
+                query.status,
+                String::from_utf8_lossy(&query.stderr).trim()
+            );
+        }
         check_arrived(parameters, &String::from_utf8_lossy(&query.stdout))
     }
 }
@@ -96,15 +88,8 @@ impl Prefix {
 /// The `.reg` file that replaces the `Parameters` key with `parameters`: names and strings
 /// quoted and escaped as the format wants (`\\` and `\"`); a name or string with a control
 /// character (a line break would end the entry) is refused.
-///
-/// It also sets the prefix's `ServicesPipeTimeout` to `limit`, so that Wine's services.exe
-/// waits for `DriverEntry` as long as the run may take (by default it gives up after 10 s, with
-/// the driver still running).
-pub fn reg_file(parameters: &[(String, Value)], limit: Duration) -> Result<String> {
-    let timeout = u32::try_from(limit.as_millis()).unwrap_or(u32::MAX - 1);
-    let mut reg = format!(
-        "Windows Registry Editor Version 5.00\r\n\r\n[{CONTROL_KEY}]\r\n\"ServicesPipeTimeout\"=\"{timeout}\"\r\n\r\n[-{PARAMETERS_KEY}]\r\n"
-    );
+pub fn reg_file(parameters: &[(String, Value)]) -> Result<String> {
+    let mut reg = format!("Windows Registry Editor Version 5.00\r\n\r\n[-{PARAMETERS_KEY}]\r\n");
     if parameters.is_empty() {
         return Ok(reg);
     }
@@ -184,18 +169,14 @@ mod tests {
             ("ListType".to_owned(), Value::String(r#"a"b\c"#.to_owned())),
             ("StressThreads".to_owned(), Value::Dword(2)),
         ];
-        let reg = reg_file(&parameters, Duration::from_mins(1)).unwrap();
-        assert!(
-            reg.contains("\"ServicesPipeTimeout\"=\"60000\"\r\n"),
-            "{reg}"
-        );
+        let reg = reg_file(&parameters).unwrap();
         assert!(reg.contains("\"ListType\"=\"a\\\"b\\\\c\"\r\n"), "{reg}");
         assert!(
             reg.contains("\"StressThreads\"=dword:00000002\r\n"),
             "{reg}"
         );
         let line_break = vec![("ListType".to_owned(), Value::String("a\nb".to_owned()))];
-        assert!(reg_file(&line_break, Duration::ZERO).is_err());
+        assert!(reg_file(&line_break).is_err());
         // `wine reg query` as it prints the key.
         let query = "\r\nHKEY_LOCAL_MACHINE\\System\\CurrentControlSet\\Services\\LookasideList\\Parameters\r\n    ListType    REG_SZ    a\"b\\c\r\n    StressThreads    REG_DWORD    0x2\r\n\r\n";
         check_arrived(&parameters, query).unwrap();

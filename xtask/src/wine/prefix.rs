@@ -15,7 +15,19 @@ use crate::{interrupt, process};
 
 /// The driver's service name.
 pub const SERVICE: &str = "LookasideList";
+/// Wine's programs the tool runs, by their full Windows path: given a bare name (`wine reg`),
+/// Wine starts them through start.exe and `ShellExecuteEx`, which, as a new wineserver comes up
+/// on a busy machine, now and then fails (`ShellExecuteEx failed: Internal error`) before the
+/// program ran at all.
+pub const REG: &str = r"C:\windows\system32\reg.exe";
+/// `sc.exe`, as [`REG`].
+pub const SC: &str = r"C:\windows\system32\sc.exe";
+/// `rundll32.exe`, as [`REG`].
+pub const RUNDLL32: &str = r"C:\windows\system32\rundll32.exe";
 /// Marks a prefix this tool finished creating (a half-created one lacks it).
+/// services.exe's start limit, in milliseconds: the largest it parses (a 32-bit `long`), about
+/// 24 days, so that the tool's limit always comes first.
+const SERVICES_PIPE_TIMEOUT_MS: &str = "2147483647";
 const READY_MARKER: &str = ".lookasidelist-prefix-ready";
 /// Marks a folder this tool started to make a prefix in: only such a folder is ever removed.
 const CREATING_MARKER: &str = ".lookasidelist-prefix-creating";
@@ -203,10 +215,30 @@ impl Prefix {
         fs::copy(WINE_NTOSKRNL, system32.join("wntoskrnl.dll"))
             .with_context(|| format!("copying Wine's {WINE_NTOSKRNL} (package wine64)"))?;
         fs::copy(fixture, system32.join("ntoskrnl.exe")).context("installing the fixture")?;
+        // Wine's services.exe gives a starting service 10 s by default, then reports it failed
+        // with the driver still running; the tool's own limit, which follows the run's
+        // parameters, is the one that should end a run. services.exe reads the value (Wine 8:
+        // as a REG_SZ of digits, where Windows keeps a REG_DWORD) once, when it starts: every
+        // load starts a wineserver of its own, so every load's services.exe sees this.
+        self.wine(
+            "lifting services.exe's 10 s start limit (ServicesPipeTimeout)",
+            &[
+                REG,
+                "add",
+                r"HKLM\System\CurrentControlSet\Control",
+                "/v",
+                "ServicesPipeTimeout",
+                "/t",
+                "REG_SZ",
+                "/d",
+                SERVICES_PIPE_TIMEOUT_MS,
+                "/f",
+            ],
+        )?;
         self.wine(
             "installing the Wine ntoskrnl fixture for winedevice.exe",
             &[
-                "reg",
+                REG,
                 "add",
                 r"HKCU\Software\Wine\AppDefaults\winedevice.exe\DllOverrides",
                 "/v",
@@ -225,11 +257,11 @@ impl Prefix {
         fs::create_dir_all(&drivers)?;
         fs::copy(driver, drivers.join("LookasideList.sys")).context("copying the driver")?;
         // A service left by an earlier run (maybe with another binPath) is replaced.
-        let _ = process::capture(self.command("wine").args(["sc", "delete", SERVICE]));
+        let _ = process::capture(self.command("wine").args([SC, "delete", SERVICE]));
         self.wine(
             r"sc create LookasideList type= kernel binPath= C:\windows\system32\drivers\LookasideList.sys",
             &[
-                "sc",
+                SC,
                 "create",
                 SERVICE,
                 "type=",
