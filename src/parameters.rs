@@ -57,26 +57,15 @@ pub const FAIL_ALLOCATION_AT: Spec = Spec::of(&table::FAIL_ALLOCATION_AT);
 /// `ListMode`: 0 = one shared list, 1 = one list per active processor.
 pub const LIST_MODE: Spec = Spec::of(&table::LIST_MODE);
 
-/// Every parameter, in the order they are read and logged (the table's).
-pub const ALL: [Spec; table::ALL.len()] = [
-    LIST_TYPE,
-    BREAK_BEFORE_DELETE,
-    STRESS_ITERATIONS,
-    API_PATH,
-    STRESS_THREADS,
-    FAIL_ALLOCATION_AT,
-    LIST_MODE,
-];
-
-// The table's order is the driver's: a parameter added there needs its line here.
-const _: () = {
-    let mut index = 0;
-    while index < ALL.len() {
-        let (spec, parameter) = (ALL[index], table::ALL[index]);
-        assert!(spec.min == parameter.min && spec.max == parameter.max);
-        assert!(spec.default == parameter.default);
+/// Every parameter, in the order they are read and logged: the table's, column for column.
+pub const ALL: [Spec; table::ALL.len()] = {
+    let mut all = [Spec::of(&table::ALL[0]); table::ALL.len()];
+    let mut index = 1;
+    while index < all.len() {
+        all[index] = Spec::of(&table::ALL[index]);
         index += 1;
     }
+    all
 };
 
 /// The settings a run uses.

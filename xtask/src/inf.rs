@@ -117,19 +117,7 @@ fn today() -> Result<String> {
 
 /// The driver package's version, as `cargo metadata` gives it.
 fn package_version() -> Result<String> {
-    let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .current_dir(workspace::root())
-        .args(["metadata", "--no-deps", "--format-version", "1", "--locked"])
-        .output()
-        .context("running cargo metadata")?;
-    if !output.status.success() {
-        bail!(
-            "cargo metadata failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    let metadata: serde_json::Value =
-        serde_json::from_slice(&output.stdout).context("reading cargo metadata's output")?;
+    let metadata = workspace::cargo_metadata(false)?;
     metadata["packages"]
         .as_array()
         .into_iter()

@@ -40,26 +40,13 @@ impl Model {
     }
 }
 
-/// rustup, with the environment `cargo xtask` runs in removed (it names stable's tools).
-fn rustup() -> Command {
-    let mut command = Command::new("rustup");
-    for name in [
-        "CARGO",
-        "RUSTC",
-        "RUSTUP_TOOLCHAIN",
-        "RUSTC_WRAPPER",
-        "RUSTC_BOOTSTRAP",
-    ] {
-        command.env_remove(name);
-    }
-    command.current_dir(workspace::root());
-    command
-}
-
 /// Makes sure of the nightly toolchain's Miri and `rust-src`; `Ok(false)` (with the reason,
 /// printed once) when there is no nightly toolchain to add them to.
 pub fn ensure(verbose: bool) -> Result<bool> {
-    let listed = match rustup().args(["toolchain", "list"]).output() {
+    let listed = match workspace::toolchain_command("rustup")
+        .args(["toolchain", "list"])
+        .output()
+    {
         Ok(output) if output.status.success() => output.stdout,
         _ => {
             println!("miri: skipped: no rustup here, so no nightly toolchain for Miri");
@@ -73,7 +60,7 @@ pub fn ensure(verbose: bool) -> Result<bool> {
     if has_nightly {
         process::run(
             "installing Miri (rustup component add --toolchain nightly miri rust-src)",
-            rustup().args([
+            workspace::toolchain_command("rustup").args([
                 "component",
                 "add",
                 "--toolchain",
@@ -86,7 +73,7 @@ pub fn ensure(verbose: bool) -> Result<bool> {
     } else {
         let installed = process::run(
             "installing a nightly toolchain for Miri (rustup toolchain install nightly --profile minimal --component miri,rust-src)",
-            rustup().args([
+            workspace::toolchain_command("rustup").args([
                 "toolchain",
                 "install",
                 "nightly",
@@ -117,7 +104,7 @@ pub fn run(model: Model) -> Result<()> {
         .arg("--version")
         .output()
         .is_ok();
-    let mut command = rustup();
+    let mut command = workspace::toolchain_command("rustup");
     command.args(["run", "nightly", "cargo", "miri"]);
     if nextest {
         command.args(["nextest", "run", "--no-fail-fast"]);

@@ -3,7 +3,6 @@
 //! `x86_64-pc-windows-msvc` standard library and its `rust-lld` as the linker.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -21,25 +20,8 @@ pub struct Toolchain {
     pub linker: PathBuf,
 }
 
-/// A command of the toolchain `rust-toolchain.toml` selects: run from the workspace root,
-/// without the variables `cargo xtask` itself runs under (they would name its toolchain's
-/// tools, or a wrapper).
-fn tool(program: &str) -> Command {
-    let mut command = Command::new(program);
-    for name in [
-        "RUSTC",
-        "RUSTUP_TOOLCHAIN",
-        "RUSTC_WRAPPER",
-        "RUSTC_BOOTSTRAP",
-    ] {
-        command.env_remove(name);
-    }
-    command.current_dir(workspace::root());
-    command
-}
-
 fn rustc_print(what: &str) -> Result<String> {
-    let output = tool("rustc")
+    let output = workspace::toolchain_command("rustc")
         .args(["--print", what])
         .output()
         .context("running rustc (a Rust toolchain through rustup is a prerequisite)")?;
@@ -61,7 +43,7 @@ pub fn prepare(dir: &Path, verbose: bool) -> Result<Toolchain> {
         let started = Instant::now();
         process::run(
             &format!("installing the Windows target's prebuilt std (rustup target add {TARGET})"),
-            tool("rustup").args(["target", "add", TARGET]),
+            workspace::toolchain_command("rustup").args(["target", "add", TARGET]),
             verbose,
         )
         .context("the cross-build needs rustup's prebuilt std for the Windows target")?;

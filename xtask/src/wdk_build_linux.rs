@@ -162,20 +162,7 @@ pub fn prepare(dir: &Path) -> Result<Patched> {
 
 /// Where Cargo unpacked the wdk-build of `Cargo.lock` (`cargo metadata` downloads it first).
 fn downloaded_source() -> Result<PathBuf> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
-        .current_dir(workspace::root())
-        .args(["metadata", "--format-version", "1", "--locked"])
-        .output()
-        .context("running cargo metadata")?;
-    if !output.status.success() {
-        bail!(
-            "cargo metadata failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    let metadata: serde_json::Value =
-        serde_json::from_slice(&output.stdout).context("reading cargo metadata's output")?;
+    let metadata = workspace::cargo_metadata(true)?;
     let manifest = metadata["packages"]
         .as_array()
         .into_iter()
