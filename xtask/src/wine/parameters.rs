@@ -17,8 +17,8 @@ const PARAMETERS_KEY: &str =
     r"HKEY_LOCAL_MACHINE\System\CurrentControlSet\Services\LookasideList\Parameters";
 /// How long a run with these parameters may take: a minute for the seed's story and Wine, plus
 /// the stress run at 2 µs per pair, thread and measurement (a pair costs tens to a few hundred
-/// nanoseconds under Wine, more when the threads outnumber the cores). Both the service's start
-/// limit and the tool's own waits follow from it.
+/// nanoseconds under Wine, more when the threads outnumber the cores). The tool's waits follow
+/// from it; services.exe's own limit is lifted above any of them ([`super::prefix`]).
 pub fn run_limit(parameters: &[(String, Value)]) -> Duration {
     let dword = |wanted: &str| {
         parameters.iter().find_map(|(name, value)| match value {
