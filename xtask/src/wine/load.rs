@@ -229,20 +229,27 @@ impl Prefix {
         load.started = exit.is_some_and(|status| status.success());
         load.start_took = exited.map_or_else(|| started.elapsed(), |at| at.duration_since(started));
         if let Some(still_running) = still_running {
-            let log = workspace::root().join(format!(
-                "target/wine-logs/load-{}.log",
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |elapsed| elapsed.as_millis())
-            ));
-            if let Some(dir) = log.parent() {
-                let _ = std::fs::create_dir_all(dir);
-            }
-            let _ = std::fs::write(&log, &raw);
+            let log = keep_log(&raw);
             load.missing_totals = Some(MissingTotals { still_running, log });
         }
         Ok(load)
     }
+}
+
+/// Keeps Wine's output of a load that went wrong in `target/wine-logs/` (the prefix's own log
+/// is rewritten by the next load), returning where.
+pub(super) fn keep_log(raw: &str) -> PathBuf {
+    let log = workspace::root().join(format!(
+        "target/wine-logs/load-{}.log",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_millis())
+    ));
+    if let Some(dir) = log.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = std::fs::write(&log, raw);
+    log
 }
 
 /// Whether the fixture's totals have arrived (a balance after Wine reported DriverEntry's

@@ -75,10 +75,20 @@ impl Prefix {
         }
         let query = process::capture(self.command("wine").args([REG, "query", PARAMETERS_KEY]))?;
         if !query.status.success() {
+            // Seen once in 1,313 soak loads: the import had succeeded, the key was in the
+            // registry Wine saved when the run stopped, yet this query, right after, did not
+            // find it. The cause is not established; the run stops and keeps the evidence.
+            let said = [query.stdout.as_slice(), query.stderr.as_slice()]
+                .map(|bytes| String::from_utf8_lossy(bytes).trim().to_owned())
+                .join(" ");
+            let kept =
+                super::load::keep_log(&String::from_utf8_lossy(&fs::read(log).unwrap_or_default()));
             bail!(
-                "`wine reg query` of the driver's parameters failed ({}): {}",
+                "`wine reg query` of the driver's parameters, right after a successful import, failed ({}): {}; the wineserver's processes: {}; Wine's output of the load: {}",
                 query.status,
-                String::from_utf8_lossy(&query.stderr).trim()
+                said.trim(),
+                self.processes().join("; "),
+                kept.display()
             );
         }
         check_arrived(parameters, &String::from_utf8_lossy(&query.stdout))
