@@ -77,6 +77,24 @@ fn lines_with<'t>(transcript: &'t str, text: &str) -> Vec<&'t str> {
 }
 
 /// Per-processor lists on a kernel with `processors` processors.
+/// A run whose `k`-th block allocation failed: the seed's story unwound from there
+/// ([`expected::check_fault_injection`]), and the list's counters: every allocation counted,
+/// the failed one's block never handed out, so never freed.
+fn fault_injection_unwound(transcript: &str, k: u32) {
+    let seed = seed_lines(transcript);
+    assert_eq!(expected::check_fault_injection(&seed, k), Ok(()), "k = {k}");
+    assert_eq!(
+        statistic(transcript, "TotalAllocates"),
+        seed::ALLOCATIONS,
+        "k = {k}"
+    );
+    assert_eq!(
+        statistic(transcript, "TotalFrees"),
+        seed::FREES - 1,
+        "k = {k}"
+    );
+}
+
 fn per_processor(kernel: &Config, processors: u32, migrate: bool) -> Config {
     let mut parameters = kernel.parameters.clone().unwrap_or_default();
     parameters.push(("ListMode", RegValue::Dword(1)));

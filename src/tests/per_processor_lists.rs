@@ -105,19 +105,7 @@ fn per_processor_fault_injection_for_every_k_unwinds_cleanly() {
                 ..kernel.clone()
             };
             let transcript = run(per_processor(&kernel, 3, true));
-            let seed = seed_lines(&transcript);
-            assert_eq!(expected::check_fault_injection(&seed, k), Ok(()), "k = {k}");
-            assert_eq!(
-                statistic(&transcript, "TotalAllocates"),
-                seed::ALLOCATIONS,
-                "k = {k}"
-            );
-            // The failed allocation's block was never handed out, so never freed.
-            assert_eq!(
-                statistic(&transcript, "TotalFrees"),
-                seed::FREES - 1,
-                "k = {k}"
-            );
+            fault_injection_unwound(&transcript, k);
         }
     }
 }
