@@ -73,7 +73,12 @@ impl Prefix {
         if parameters.is_empty() {
             return Ok(());
         }
-        let query = process::capture(self.command("wine").args([REG, "query", PARAMETERS_KEY]))?;
+        // Wine's errors on: when this query fails, they are the evidence.
+        let query = process::capture(
+            self.command("wine")
+                .env("WINEDEBUG", "fixme-all,err+all")
+                .args([REG, "query", PARAMETERS_KEY]),
+        )?;
         if !query.status.success() {
             // Seen once in 1,313 soak loads: the import had succeeded, the key was in the
             // registry Wine saved when the run stopped, yet this query, right after, did not
