@@ -81,8 +81,9 @@ impl Prefix {
         )?;
         if !query.status.success() {
             // Seen in soaks (at loads 44, 148 and 1,314): the import had succeeded, the key was in the
-            // registry Wine saved when the run stopped, yet this query, right after, did not
-            // find it. The cause is not established; the run stops and keeps the evidence.
+            // registry Wine saved when the run stopped, yet this query, right after, exited with 1
+            // (once without a word). The cause is not established (docs/linux.md, "When a load
+            // ends"); the run stops and keeps the evidence.
             let said = [query.stdout.as_slice(), query.stderr.as_slice()]
                 .map(|bytes| String::from_utf8_lossy(bytes).trim().to_owned())
                 .join(" ");
