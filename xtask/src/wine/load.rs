@@ -146,8 +146,9 @@ impl Load {
 const WINEDEBUG: &str = "-all,+debugstr,err+ntoskrnl,err+sc,err+seh,err+module";
 
 impl Prefix {
-    /// Begins a load: stops the prefix's wineserver, so that the load's first Wine command
-    /// starts a new one whose processes write to the load's log, which this returns (empty).
+    /// Begins a step of a load: stops the prefix's wineserver (which saves its registry), so
+    /// that the next Wine command boots a new one whose processes write to the load's log,
+    /// which this returns (empty).
     pub fn begin_load(&self) -> Result<PathBuf> {
         self.kill_server();
         let log = self.dir().join("lookasidelist-load.log");
@@ -169,10 +170,10 @@ impl Prefix {
         Ok(command)
     }
 
-    /// `sc start LookasideList` in the load's wineserver, reading Wine's debug output from the
-    /// load's `log`, and waiting (at most `limit`, what the run's parameters allow) for
-    /// `DriverEntry` to return and the fixture's totals; alive lines on stderr every few
-    /// seconds meanwhile.
+    /// `sc start LookasideList`, the first command of a new wineserver, reading Wine's debug
+    /// output (the driver's winedevice.exe's too) from the load's `log`, and waiting (at most
+    /// `limit`, what the run's parameters allow) for `DriverEntry` to return and the fixture's
+    /// totals; alive lines on stderr every few seconds meanwhile.
     pub fn start(&self, limit: Duration, log: &Path) -> Result<Load> {
         process::progress("sc start LookasideList");
         let mut child = self

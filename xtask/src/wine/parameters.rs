@@ -36,9 +36,8 @@ impl Prefix {
     /// Replaces the service's `Parameters` key with exactly these values (none: no key), then
     /// reads the key back: a value that did not arrive as given stops the run.
     ///
-    /// The import is the load's first Wine command: it starts the wineserver, whose processes
-    /// (services.exe, the winedevice.exe that will run the driver) write their debug output to
-    /// where its stderr goes, the load's `log`.
+    /// The import is the first Wine command of a new wineserver (`log` receives the output of
+    /// it and of the processes it boots).
     pub fn set_parameters(&self, parameters: &[(String, Value)], log: &Path) -> Result<()> {
         let file = self.dir().join("lookasidelist-parameters.reg");
         fs::write(&file, reg_file(parameters)?)?;
