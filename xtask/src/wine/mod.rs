@@ -58,8 +58,9 @@ impl Session {
     pub fn load(&self, parameters: &[(String, Value)]) -> Result<Load> {
         // Two wineservers: one for writing and reading back the parameters, then a new one
         // for the load itself, booted by `sc start` (whose services.exe then reads the registry
-        // the first one saved as it stopped). Soaks with one server for both failed about once
-        // in 400 loads (docs/linux.md, "When a load ends").
+        // the first one saved as it stopped): the sequence of the earlier soaks. One server for
+        // both failed four times in about 1,500 soak loads; this one once in 323, so neither is
+        // proven yet (docs/linux.md, "When a load ends").
         let log = self.prefix.begin_load()?;
         self.prefix.set_parameters(parameters, &log)?;
         self.prefix.stop_if_interrupted();
