@@ -56,15 +56,12 @@ impl Session {
 
     /// Sets exactly these driver parameters and loads the driver once.
     pub fn load(&self, parameters: &[(String, Value)]) -> Result<Load> {
-        // Two wineservers: one for writing and reading back the parameters, then a new one
-        // for the load itself, booted by `sc start` (whose services.exe then reads the registry
-        // the first one saved as it stopped): the sequence of the earlier soaks. One server for
-        // both failed four times in about 1,500 soak loads; this one once in 323, so neither is
-        // proven yet (docs/linux.md, "When a load ends").
+        // One wineserver for the whole load, started by the tool and ended by it: the
+        // parameters' import boots Wine (services.exe, Wine's own drivers), then `sc start`
+        // asks that services.exe for the driver (docs/linux.md, "When a load ends").
         let log = self.prefix.begin_load()?;
         self.prefix.set_parameters(parameters, &log)?;
         self.prefix.stop_if_interrupted();
-        let log = self.prefix.begin_load()?;
         self.prefix.start(run_limit(parameters), &log)
     }
 }

@@ -1,6 +1,7 @@
 //! The project's own Wine prefix: where it is, making it, and putting the fixture, the driver
 //! and its service in.
 
+use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -24,10 +25,14 @@ pub const REG: &str = r"C:\windows\system32\reg.exe";
 pub const SC: &str = r"C:\windows\system32\sc.exe";
 /// `rundll32.exe`, as [`REG`].
 pub const RUNDLL32: &str = r"C:\windows\system32\rundll32.exe";
-/// Marks a prefix this tool finished creating (a half-created one lacks it).
 /// services.exe's start limit, in milliseconds: the largest it parses (a 32-bit `long`), about
 /// 24 days, so that the tool's limit always comes first.
 const SERVICES_PIPE_TIMEOUT_MS: &str = "2147483647";
+/// Where Wine keeps its devices.
+const ENUM_KEY: &str = r"HKEY_LOCAL_MACHINE\System\CurrentControlSet\Enum";
+/// Wine's root-enumerated devices that load a bus driver at every boot (wine.inf installs them).
+const WINE_ROOT_DEVICES: [&str; 2] = [r"ROOT\WINE\WINEBUS", r"ROOT\WINE\WINEUSB"];
+/// Marks a prefix this tool finished creating (a half-created one lacks it).
 const READY_MARKER: &str = ".lookasidelist-prefix-ready";
 /// Marks a folder this tool started to make a prefix in: only such a folder is ever removed.
 const CREATING_MARKER: &str = ".lookasidelist-prefix-creating";
@@ -234,6 +239,24 @@ impl Prefix {
                 SERVICES_PIPE_TIMEOUT_MS,
                 "/f",
             ],
+        )?;
+        // Wine's root-enumerated PnP buses (winebus, wineusb) are loaded at every boot, and
+        // Wine 8 has a race there: winedevice.exe may enumerate a bus's root device before its
+        // main thread has created the PnP manager's driver object, and then `IoCreateDevice`
+        // dereferences NULL (seen once in about 290 soak loads: `Unhandled page fault on read
+        // access to 0000000000000008` in wntoskrnl.dll's IoCreateDevice, ntoskrnl.c:1692, as
+        // wineusb.sys loaded). LookasideList is a legacy driver and needs no bus: without the
+        // two root devices (recreated only if wineboot updates the prefix) nothing loads them.
+        let file = self.dir().join("lookasidelist-prefix.reg");
+        let mut reg = String::from("Windows Registry Editor Version 5.00\r\n\r\n");
+        for device in WINE_ROOT_DEVICES {
+            let _ = write!(reg, "[-{ENUM_KEY}\\{device}]\r\n");
+        }
+        fs::write(&file, reg)?;
+        let windows_path = format!("Z:{}", file.display()).replace('/', "\\");
+        self.wine(
+            "removing Wine's root-enumerated PnP buses (winebus, wineusb) from the prefix",
+            &[REG, "import", &windows_path],
         )?;
         self.wine(
             "installing the Wine ntoskrnl fixture for winedevice.exe",
