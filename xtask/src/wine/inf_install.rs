@@ -187,6 +187,7 @@ pub fn install(prefix: &Prefix, driver: &Path, verbose: bool) -> Result<InfInsta
     let (inf, driver_ver) = stage(driver)?;
     let stamped = fs::read_to_string(&inf)?;
     let dirid = dirid(&stamped)?;
+    let _server = prefix.start_server(None)?;
     remove_old(prefix);
 
     // rundll32 splits its command line at spaces, so the pieces go as separate arguments

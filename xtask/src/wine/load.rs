@@ -160,40 +160,11 @@ impl Load {
 const WINEDEBUG: &str = "-all,+debugstr,err+ntoskrnl,err+sc,err+seh,err+module";
 
 impl Prefix {
-    /// Begins a load: stops the prefix's wineserver (which saves its registry) and starts the
-    /// load's own, persistent, with its output and that of every process it will host (the
-    /// first Wine command boots them) going to the load's log, which this returns (empty).
-    ///
-    /// Persistent, because a wineserver that a Wine command starts by itself (Debian's
-    /// `wineserver` wrapper: `-p0`) begins to shut down the moment no user process is left:
-    /// it tells services.exe and winedevice.exe to exit, stops taking new clients and kills
-    /// what is left two seconds later. A command arriving in that window, such as `sc start`
-    /// right after `reg query` exited, joins a session that is ending (docs/linux.md, "When a
-    /// load ends"). This server ends only when the tool stops it.
-    pub fn begin_load(&self) -> Result<PathBuf> {
-        self.kill_server();
+    /// The load's log, empty: where the load's wineserver and every Wine process of the load
+    /// write their output.
+    pub fn new_load_log(&self) -> Result<PathBuf> {
         let log = self.dir().join("lookasidelist-load.log");
         std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        // Appending, as every process writing to it does, so that none overwrites another.
-        let server_log = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&log)
-            .with_context(|| format!("opening {}", log.display()))?;
-        // `-p`: no timeout; it returns once the server is listening.
-        let status = self
-            .command("wineserver")
-            .arg("-p")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(server_log)
-            .status()
-            .context("starting `wineserver -p`")?;
-        if !status.success() {
-            bail!(
-                "`wineserver -p` failed to start the load's wineserver ({status}); its output: {}",
-                log.display()
-            );
-        }
         Ok(log)
     }
 

@@ -36,8 +36,8 @@ impl Prefix {
     /// Replaces the service's `Parameters` key with exactly these values (none: no key), then
     /// reads the key back: a value that did not arrive as given stops the run.
     ///
-    /// The import is the first Wine command of a new wineserver (`log` receives the output of
-    /// it and of the processes it boots).
+    /// The import is the first Wine command in the load's wineserver ([`Prefix::start_server`]):
+    /// it boots Wine there, and `log` receives its output and that of the processes it boots.
     pub fn set_parameters(&self, parameters: &[(String, Value)], log: &Path) -> Result<()> {
         let file = self.dir().join("lookasidelist-parameters.reg");
         fs::write(&file, reg_file(parameters)?)?;
@@ -79,10 +79,10 @@ impl Prefix {
                 .args([REG, "query", PARAMETERS_KEY]),
         )?;
         if !query.status.success() {
-            // Seen in soaks (at loads 44, 148 and 1,314): the import had succeeded, the key was in the
-            // registry Wine saved when the run stopped, yet this query, right after, exited with 1
-            // (once without a word). The cause is not established (docs/linux.md, "When a load
-            // ends"); the run stops and keeps the evidence.
+            // Seen in soaks while the load's wineserver was one a Wine command had started (with
+            // `-p0`, so ending once no user process was left): the import had succeeded, yet the
+            // query right after it exited with 1 (docs/linux.md, "When a load ends"). Should it
+            // ever fail again, the run stops and keeps the evidence.
             let said = [query.stdout.as_slice(), query.stderr.as_slice()]
                 .map(|bytes| String::from_utf8_lossy(bytes).trim().to_owned())
                 .join(" ");

@@ -206,6 +206,43 @@ impl Prefix {
         self.wait_server();
     }
 
+    /// Stops the prefix's wineserver and starts a new one for the next Wine commands,
+    /// persistent (`-p`), its output appended to `log` (or dropped): it runs until the
+    /// returned [`Server`] is dropped, which stops it (and saves the registry).
+    ///
+    /// Persistent, because a wineserver that a Wine command starts by itself (Debian's
+    /// `wineserver` wrapper passes `-p0`) begins to shut down as soon as no user process is
+    /// left: it tells services.exe and winedevice.exe to exit, takes no new client, and kills
+    /// what is left two seconds later. A command that arrives then, such as `sc start` right
+    /// after `reg query` exited, joins a session that is ending (docs/linux.md, "Why loads
+    /// failed now and then").
+    pub fn start_server(&self, log: Option<&Path>) -> Result<Server<'_>> {
+        self.kill_server();
+        let output = match log {
+            // Appending, as every Wine process of the load does, so that none overwrites another.
+            Some(log) => Stdio::from(
+                fs::OpenOptions::new()
+                    .append(true)
+                    .open(log)
+                    .with_context(|| format!("opening {}", log.display()))?,
+            ),
+            None => Stdio::null(),
+        };
+        // It returns once the server is listening.
+        let status = self
+            .command("wineserver")
+            .arg("-p")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(output)
+            .status()
+            .context("starting `wineserver -p`")?;
+        if !status.success() {
+            bail!("`wineserver -p` could not start a wineserver for the prefix ({status})");
+        }
+        Ok(Server { prefix: self })
+    }
+
     fn wait_server(&self) {
         let _ = self.command("wineserver").arg("-w").status();
     }
@@ -220,6 +257,7 @@ impl Prefix {
         fs::copy(WINE_NTOSKRNL, system32.join("wntoskrnl.dll"))
             .with_context(|| format!("copying Wine's {WINE_NTOSKRNL} (package wine64)"))?;
         fs::copy(fixture, system32.join("ntoskrnl.exe")).context("installing the fixture")?;
+        let _server = self.start_server(None)?;
         // Wine's services.exe gives a starting service 10 s by default, then reports it failed
         // with the driver still running; the tool's own limit, which follows the run's
         // parameters, is the one that should end a run. services.exe reads the value (Wine 8:
@@ -279,6 +317,7 @@ impl Prefix {
         let drivers = self.system32().join("drivers");
         fs::create_dir_all(&drivers)?;
         fs::copy(driver, drivers.join("LookasideList.sys")).context("copying the driver")?;
+        let _server = self.start_server(None)?;
         // A service left by an earlier run (maybe with another binPath) is replaced.
         let _ = process::capture(self.command("wine").args([SC, "delete", SERVICE]));
         self.wine(
@@ -301,6 +340,18 @@ impl Prefix {
         self.ensure()?;
         self.install_fixture(&artifacts.fixture)?;
         self.install_driver(&artifacts.driver)
+    }
+}
+
+/// A wineserver [`Prefix::start_server`] started; dropping it stops it, with every Wine process
+/// of the prefix, whatever the commands run in it did.
+pub struct Server<'a> {
+    prefix: &'a Prefix,
+}
+
+impl Drop for Server<'_> {
+    fn drop(&mut self) {
+        self.prefix.kill_server();
     }
 }
 
