@@ -232,7 +232,8 @@ impl Prefix {
         }
         let raw = text();
         // Given up waiting: what was still running, before the server goes with it.
-        let still_running = (!has_final_balance(&raw)).then(|| self.processes());
+        let still_running =
+            (!has_final_balance(&raw)).then(|| (self.processes(), self.process_report()));
         self.kill_server();
         let raw = text();
         if self.verbose() {
@@ -241,8 +242,10 @@ impl Prefix {
         let mut load = parse(&raw);
         load.started = exit.is_some_and(|status| status.success());
         load.start_took = exited.map_or_else(|| started.elapsed(), |at| at.duration_since(started));
-        if let Some(still_running) = still_running {
-            let log = keep_log(&raw);
+        if let Some((still_running, report)) = still_running {
+            let log = keep_log(&format!(
+                "{raw}\n--- the prefix's processes when the tool gave up waiting ---\n{report}"
+            ));
             load.missing_totals = Some(MissingTotals { still_running, log });
         }
         Ok(load)

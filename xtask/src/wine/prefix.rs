@@ -52,6 +52,49 @@ pub struct Prefix {
 impl Prefix {
     /// The processes whose environment names `dir` as their `WINEPREFIX`: pid and command.
     pub fn processes(&self) -> Vec<String> {
+        self.process_entries()
+            .into_iter()
+            .map(|(pid, command)| format!("{pid} {command}"))
+            .collect()
+    }
+
+    /// What each of the prefix's processes was doing, for a kept log: where its stderr went,
+    /// and each thread's name, state and kernel wait channel (Linux's `/proc/<pid>/task`).
+    pub fn process_report(&self) -> String {
+        let mut report = String::new();
+        for (pid, command) in self.process_entries() {
+            let proc = Path::new("/proc").join(&pid);
+            let stderr = fs::read_link(proc.join("fd/2")).map_or_else(
+                |error| error.to_string(),
+                |target| target.display().to_string(),
+            );
+            let _ = writeln!(report, "{pid} {command} (stderr: {stderr})");
+            let Ok(tasks) = fs::read_dir(proc.join("task")) else {
+                continue;
+            };
+            for task in tasks.flatten() {
+                let read =
+                    |name: &str| fs::read_to_string(task.path().join(name)).unwrap_or_default();
+                // stat: "tid (comm) state ...".
+                let stat = read("stat");
+                let state = stat
+                    .rsplit(") ")
+                    .next()
+                    .and_then(|rest| rest.split(' ').next());
+                let _ = writeln!(
+                    report,
+                    "    thread {} {}: {} in {}",
+                    task.file_name().to_string_lossy(),
+                    read("comm").trim(),
+                    state.unwrap_or("?"),
+                    read("wchan").trim()
+                );
+            }
+        }
+        report
+    }
+
+    fn process_entries(&self) -> Vec<(String, String)> {
         let wanted = format!("WINEPREFIX={}", self.dir().display());
         let Ok(entries) = fs::read_dir("/proc") else {
             return Vec::new();
@@ -72,10 +115,12 @@ impl Prefix {
                     .any(|var| var == wanted.as_bytes())
                     .then(|| {
                         let command = fs::read(entry.path().join("cmdline")).unwrap_or_default();
-                        format!(
-                            "{} {}",
-                            entry.file_name().to_string_lossy(),
-                            String::from_utf8_lossy(&command).replace('\0', " ").trim()
+                        (
+                            entry.file_name().to_string_lossy().into_owned(),
+                            String::from_utf8_lossy(&command)
+                                .replace('\0', " ")
+                                .trim()
+                                .to_owned(),
                         )
                     })
             })
@@ -397,6 +442,41 @@ mod tests {
         fs::write(dir.join(READY_MARKER), "").unwrap();
         assert!(prefix.usable());
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_process_report_names_a_process_of_the_prefix_its_stderr_and_threads() {
+        let dir = std::env::temp_dir().join(format!("xtask-report-test-{}", std::process::id()));
+        let prefix = Prefix {
+            dir: dir.clone(),
+            verbose: false,
+        };
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .env("WINEPREFIX", &dir)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let report = prefix.process_report();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let pid = child.id().to_string();
+        assert!(
+            report.contains(&format!("{pid} sleep 30 (stderr: /dev/null)")),
+            "{report}"
+        );
+        assert!(
+            report.contains(&format!("    thread {pid} sleep: ")),
+            "{report}"
+        );
+        assert!(
+            !Prefix {
+                dir: dir.join("other"),
+                verbose: false
+            }
+            .process_report()
+            .contains(&pid)
+        );
     }
 
     #[test]
