@@ -72,26 +72,28 @@ impl Prefix {
         if parameters.is_empty() {
             return Ok(());
         }
-        // Wine's errors on: when this query fails, they are the evidence.
-        let query = process::capture(
-            self.command("wine")
-                .env("WINEDEBUG", "fixme-all,err+all")
-                .args([REG, "query", PARAMETERS_KEY]),
-        )?;
+        // Its stderr goes to the load's log too, as every Wine command's of a load does: the
+        // command that boots Wine in the load's server (normally the import, but seen once in
+        // 1,587 soak loads: this query) hands its stderr down to services.exe and every
+        // winedevice.exe, so any other target would take the driver's output with it
+        // (docs/linux.md, "Why loads failed now and then").
+        let query = self
+            .load_command(log)?
+            .args([REG, "query", PARAMETERS_KEY])
+            .stdout(Stdio::piped())
+            .output()
+            .context("starting `wine reg query`")?;
         if !query.status.success() {
             // Seen in soaks while the load's wineserver was one a Wine command had started (with
             // `-p0`, so ending once no user process was left): the import had succeeded, yet the
-            // query right after it exited with 1 (docs/linux.md, "When a load ends"). Should it
-            // ever fail again, the run stops and keeps the evidence.
-            let said = [query.stdout.as_slice(), query.stderr.as_slice()]
-                .map(|bytes| String::from_utf8_lossy(bytes).trim().to_owned())
-                .join(" ");
+            // query right after it exited with 1. Should it ever fail again, the run stops and
+            // keeps the evidence.
             let kept =
                 super::load::keep_log(&String::from_utf8_lossy(&fs::read(log).unwrap_or_default()));
             bail!(
                 "`wine reg query` of the driver's parameters, right after a successful import, failed ({}): {}; the wineserver's processes: {}; Wine's output of the load: {}",
                 query.status,
-                said.trim(),
+                String::from_utf8_lossy(&query.stdout).trim(),
                 self.processes().join("; "),
                 kept.display()
             );
