@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, ensure};
 
+use super::prefix::z_path;
 use super::{Prefix, REG, RUNDLL32, SC, SERVICE};
 use crate::{inf, process, workspace};
 
@@ -171,7 +172,7 @@ fn windows_path(prefix: &Prefix, path: &Path) -> String {
         .filter(|output| output.status.success())
         .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
         .filter(|windows| !windows.is_empty())
-        .unwrap_or_else(|| format!("Z:{}", path.display()).replace('/', "\\"))
+        .unwrap_or_else(|| z_path(path))
 }
 
 /// Installs `driver` (LookasideList.sys) in the Wine prefix from the stamped

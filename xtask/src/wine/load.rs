@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use lookaside_contract::anchors;
 
+use super::prefix::{Server, append_to};
 use super::{Prefix, SC, SERVICE};
 use crate::{process, workspace};
 
@@ -170,10 +171,7 @@ impl Prefix {
 
     /// A Wine command of the load: the load's debug channels, its stderr appended to `log`.
     pub fn load_command(&self, log: &Path) -> Result<std::process::Command> {
-        let stderr = std::fs::OpenOptions::new()
-            .append(true)
-            .open(log)
-            .with_context(|| format!("opening {}", log.display()))?;
+        let stderr = append_to(log)?;
         let mut command = self.command("wine");
         command
             .env("WINEDEBUG", WINEDEBUG)
@@ -185,8 +183,9 @@ impl Prefix {
     /// `sc start LookasideList` in the load's wineserver, reading Wine's debug
     /// output (the driver's winedevice.exe's too) from the load's `log`, and waiting (at most
     /// `limit`, what the run's parameters allow) for `DriverEntry` to return and the fixture's
-    /// totals; alive lines on stderr every few seconds meanwhile.
-    pub fn start(&self, limit: Duration, log: &Path) -> Result<Load> {
+    /// totals; alive lines on stderr every few seconds meanwhile. It stops `server` before it
+    /// reads the log for the last time.
+    pub fn start(&self, server: Server<'_>, limit: Duration, log: &Path) -> Result<Load> {
         process::progress("sc start LookasideList");
         let mut child = self
             .load_command(log)?
@@ -214,7 +213,7 @@ impl Prefix {
             }
             if started.elapsed() > limit {
                 let _ = child.kill();
-                self.kill_server();
+                drop(server);
                 bail!(
                     "the driver did not finish within {} s, the limit for this run's parameters",
                     limit.as_secs()
@@ -234,7 +233,8 @@ impl Prefix {
         // Given up waiting: what was still running, before the server goes with it.
         let still_running =
             (!has_final_balance(&raw)).then(|| (self.processes(), self.process_report()));
-        self.kill_server();
+        // Stopping the server ends every process of the load, which flushes their output.
+        drop(server);
         let raw = text();
         if self.verbose() {
             eprint!("{raw}");

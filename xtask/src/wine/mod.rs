@@ -60,10 +60,10 @@ impl Session {
         // parameters' import boots Wine (services.exe, Wine's own drivers), then `sc start`
         // asks that services.exe for the driver (docs/linux.md, "When a load ends").
         let log = self.prefix.new_load_log()?;
-        let _server = self.prefix.start_server(Some(&log))?;
+        let server = self.prefix.start_server(Some(&log))?;
         self.prefix.set_parameters(parameters, &log)?;
         self.prefix.stop_if_interrupted();
-        self.prefix.start(run_limit(parameters), &log)
+        self.prefix.start(server, run_limit(parameters), &log)
     }
 }
 

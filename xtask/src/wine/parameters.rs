@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+use super::prefix::{REG_FILE_HEADER, z_path};
 use super::{Prefix, REG};
 use crate::options::Value;
 use crate::process;
@@ -54,7 +55,7 @@ impl Prefix {
             format!("driver parameters: {}", listed.join(" "))
         };
         process::progress(&what);
-        let windows_path = format!("Z:{}", file.display()).replace('/', "\\");
+        let windows_path = z_path(&file);
         let output = self
             .load_command(log)?
             .args([REG, "import", &windows_path])
@@ -106,7 +107,7 @@ impl Prefix {
 /// quoted and escaped as the format wants (`\\` and `\"`); a name or string with a control
 /// character (a line break would end the entry) is refused.
 pub fn reg_file(parameters: &[(String, Value)]) -> Result<String> {
-    let mut reg = format!("Windows Registry Editor Version 5.00\r\n\r\n[-{PARAMETERS_KEY}]\r\n");
+    let mut reg = format!("{REG_FILE_HEADER}[-{PARAMETERS_KEY}]\r\n");
     if parameters.is_empty() {
         return Ok(reg);
     }

@@ -32,6 +32,8 @@ const SERVICES_PIPE_TIMEOUT_MS: &str = "2147483647";
 const ENUM_KEY: &str = r"HKEY_LOCAL_MACHINE\System\CurrentControlSet\Enum";
 /// Wine's root-enumerated devices that load a bus driver at every boot (wine.inf installs them).
 const WINE_ROOT_DEVICES: [&str; 2] = [r"ROOT\WINE\WINEBUS", r"ROOT\WINE\WINEUSB"];
+/// The header `reg import` expects of a `.reg` file, with the blank line that ends it.
+pub const REG_FILE_HEADER: &str = "Windows Registry Editor Version 5.00\r\n\r\n";
 /// Marks a prefix this tool finished creating (a half-created one lacks it).
 const READY_MARKER: &str = ".lookasidelist-prefix-ready";
 /// Marks a folder this tool started to make a prefix in: only such a folder is ever removed.
@@ -264,13 +266,7 @@ impl Prefix {
     pub fn start_server(&self, log: Option<&Path>) -> Result<Server<'_>> {
         self.kill_server();
         let output = match log {
-            // Appending, as every Wine process of the load does, so that none overwrites another.
-            Some(log) => Stdio::from(
-                fs::OpenOptions::new()
-                    .append(true)
-                    .open(log)
-                    .with_context(|| format!("opening {}", log.display()))?,
-            ),
+            Some(log) => Stdio::from(append_to(log)?),
             None => Stdio::null(),
         };
         // It returns once the server is listening.
@@ -323,23 +319,21 @@ impl Prefix {
                 "/f",
             ],
         )?;
-        // Wine's root-enumerated PnP buses (winebus, wineusb) are loaded at every boot, and
-        // Wine 8 has a race there: winedevice.exe may enumerate a bus's root device before its
-        // main thread has created the PnP manager's driver object, and then `IoCreateDevice`
-        // dereferences NULL (seen once in about 290 soak loads: `Unhandled page fault on read
-        // access to 0000000000000008` in wntoskrnl.dll's IoCreateDevice, ntoskrnl.c:1692, as
-        // wineusb.sys loaded). LookasideList is a legacy driver and needs no bus: without the
-        // two root devices (recreated only if wineboot updates the prefix) nothing loads them.
+        // Wine 8 loads its root-enumerated PnP buses (winebus, wineusb) at every boot and races
+        // there: winedevice.exe may enumerate a bus's root device before its main thread has
+        // created the PnP manager's driver object, and `IoCreateDevice` dereferences NULL
+        // (docs/linux.md, "Why loads failed now and then"). LookasideList is a legacy driver and
+        // needs no bus: without the two root devices (recreated only if wineboot updates the
+        // prefix) nothing loads them.
         let file = self.dir().join("lookasidelist-prefix.reg");
-        let mut reg = String::from("Windows Registry Editor Version 5.00\r\n\r\n");
+        let mut reg = String::from(REG_FILE_HEADER);
         for device in WINE_ROOT_DEVICES {
             let _ = write!(reg, "[-{ENUM_KEY}\\{device}]\r\n");
         }
         fs::write(&file, reg)?;
-        let windows_path = format!("Z:{}", file.display()).replace('/', "\\");
         self.wine(
             "removing Wine's root-enumerated PnP buses (winebus, wineusb) from the prefix",
-            &[REG, "import", &windows_path],
+            &[REG, "import", &z_path(&file)],
         )?;
         self.wine(
             "installing the Wine ntoskrnl fixture for winedevice.exe",
@@ -398,6 +392,20 @@ impl Drop for Server<'_> {
     fn drop(&mut self) {
         self.prefix.kill_server();
     }
+}
+
+/// `log` opened for appending, as every writer of a load's log opens it, so that none
+/// overwrites another's lines.
+pub fn append_to(log: &Path) -> Result<fs::File> {
+    fs::OpenOptions::new()
+        .append(true)
+        .open(log)
+        .with_context(|| format!("opening {}", log.display()))
+}
+
+/// `path` as Wine sees it through its `Z:` drive, which maps `/`.
+pub fn z_path(path: &Path) -> String {
+    format!("Z:{}", path.display()).replace('/', "\\")
 }
 
 /// `dir` made absolute: `~` and `~/...` from `$HOME`, a relative path from the current folder.
